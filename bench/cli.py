@@ -1,0 +1,138 @@
+"""The `bench` command line. Each command body only parses flags and calls the library."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Any, Callable, List, Optional
+
+import typer
+
+from bench.errors import BenchError
+
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="What test-time compute buys in a diffusion model, and what it costs.",
+)
+_debug = False
+
+
+def cli_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a BenchError into one line on stderr and exit code 2 (--debug re-raises)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except BenchError as e:
+            if _debug:
+                raise
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+@app.callback()
+def main_options(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details."),
+) -> None:
+    global _debug
+    _debug = debug
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+@cli_errors
+def run(
+    method: Optional[str] = typer.Option(None, "--method", "-m", help="Test-time method (bench list methods)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Generator (bench list models)."),
+    reward: Optional[str] = typer.Option(None, "--reward", help="Reward name or weighted sum '5*a+b'."),
+    suite: Optional[str] = typer.Option(None, "--suite", help="Suite NAME, NAME:PATH, or a prompt file."),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="Seeds, e.g. 0,1,2,3 or 0-3."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Use only the first N prompts."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="(prompt, seed) rows per method call."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Run folder (default results/<method>-<model>-<suite>)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or cuda:N."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="float32, float16 or bfloat16."),
+    set_: List[str] = typer.Option([], "--set", help="Method setting key=value (repeatable)."),
+    no_images: bool = typer.Option(False, "--no-images", help="Do not write PNG images."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Defaults file (default ./bench.toml)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Run a method over a suite's prompt x seed grid; rerunning the same command resumes.
+
+    Example: bench run --method reno --model sd-turbo-tiny --reward redness --suite prompts.txt --seeds 0,1
+    """
+    from bench.config import build_config, read_toml
+    from bench.runner import run as run_grid
+
+    flags = {"method": method, "model": model, "reward": reward, "suite": suite, "seeds": seeds,
+             "limit": limit, "batch_size": batch_size, "out": out, "device": device, "dtype": dtype,
+             "save_images": False if no_images else None}
+    cfg = build_config(read_toml(config), flags, set_)
+    df = run_grid(cfg, progress=not quiet)
+    typer.echo(f"{len(df)} records in {cfg.run_dir()}/records.csv; "
+               f"mean reward {df['reward'].mean():.4f} (initial {df['reward_initial'].mean():.4f}), "
+               f"{df['seconds'].mean():.3f} s and {df['nfe'].mean():g} NFEs per image")
+
+
+class ExportFormat(str, Enum):
+    csv = "csv"
+    parquet = "parquet"
+    jsonl = "jsonl"
+
+
+@app.command()
+@cli_errors
+def export(
+    run_dir: Path = typer.Argument(..., help="A run folder written by bench run."),
+    format: ExportFormat = typer.Option(ExportFormat.csv, "--format", "-f"),
+    output: Optional[Path] = typer.Option(None, "--output", help="File to write (default stdout for csv/jsonl)."),
+) -> None:
+    """Write a run's records as csv, parquet or jsonl.
+
+    Example: bench export results/reno-sd-turbo-tiny-prompts --format jsonl --output reno.jsonl
+    """
+    from bench.export import export_records
+
+    export_records(run_dir, format.value, output)
+
+
+class ListKind(str, Enum):
+    methods = "methods"
+    models = "models"
+    rewards = "rewards"
+    suites = "suites"
+
+
+@app.command("list")
+@cli_errors
+def list_(kind: Optional[ListKind] = typer.Argument(None, help="What to list (default: everything).")) -> None:
+    """List the registered methods, models, rewards and suites.
+
+    Example: bench list methods
+    """
+    from bench.catalog import catalog
+
+    for section, entries in catalog(kind.value if kind else None).items():
+        typer.echo(f"{section}:")
+        width = max((len(name) for name, _ in entries), default=0)
+        for name, doc in entries:
+            typer.echo(f"  {name.ljust(width)}  {doc}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

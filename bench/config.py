@@ -1,0 +1,115 @@
+"""One frozen RunConfig from bench.toml defaults and command-line flags, checked before any model loads."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from bench.errors import ConfigError
+
+DEFAULT_CONFIG = Path("bench.toml")
+RUN_KEYS = {"method", "model", "reward", "suite", "seeds", "limit", "batch_size", "out", "device",
+            "dtype", "save_images"}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    method: str = "base"
+    model: str = "sd-turbo-tiny"
+    reward: str = "redness"
+    suite: str = "examples/prompts.txt"
+    seeds: tuple[int, ...] = (0, 1, 2, 3)
+    limit: int | None = None
+    batch_size: int = 1
+    out: str | None = None
+    device: str = "cpu"
+    dtype: str = "float32"
+    save_images: bool = True
+    settings: dict[str, Any] = field(default_factory=dict)  # method settings, --set key=value
+
+    def run_dir(self) -> Path:
+        """--out, or results/<method>-<model>-<suite> so that the same command resumes."""
+        if self.out:
+            return Path(self.out)
+        suite = Path(self.suite.partition(":")[0]).stem or self.suite
+        return Path("results") / f"{self.method}-{self.model}-{suite}"
+
+
+def parse_seeds(text: str | list[int] | tuple[int, ...]) -> tuple[int, ...]:
+    """``0,1,2`` or ``0-3`` (inclusive) or a mix; a list from bench.toml passes through."""
+    if isinstance(text, (list, tuple)):
+        if not all(isinstance(s, int) and s >= 0 for s in text):
+            raise ConfigError(f"seeds {list(text)!r} must be non-negative integers")
+        return tuple(text)
+    seeds: list[int] = []
+    for part in str(text).split(","):
+        part = part.strip()
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if not m or (m[2] is not None and int(m[2]) < int(m[1])):
+            raise ConfigError(f"--seeds '{text}' is not a list of non-negative integers; "
+                              "use e.g. --seeds 0,1,2,3 or --seeds 0-3")
+        lo, hi = int(m[1]), int(m[2] if m[2] is not None else m[1])
+        seeds.extend(range(lo, hi + 1))
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds '{text}' repeats a seed; each seed may appear once")
+    return tuple(seeds)
+
+
+def parse_sets(items: list[str]) -> dict[str, str]:
+    """Repeated ``--set key=value`` into a dict (values are typed by the method)."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigError(f"--set '{item}' is not key=value; e.g. --set n=16")
+        out[key.strip().replace("-", "_")] = value.strip()
+    return out
+
+
+def read_toml(path: Path | None) -> dict[str, Any]:
+    """bench.toml as a dict ({} when the default file is absent)."""
+    if path is None:
+        if not DEFAULT_CONFIG.exists():
+            return {}
+        path = DEFAULT_CONFIG
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file '{path}' does not exist; pass an existing --config or omit it") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file '{path}' is not valid TOML ({e}); fix that line") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"config file '{path}' cannot be read ({e.__class__.__name__}); check its permissions") from None
+
+
+def build_config(toml: dict[str, Any], flags: dict[str, Any], sets: list[str]) -> RunConfig:
+    """Merge bench.toml [run] and [methods.<name>] with CLI flags (flags win) and check the result."""
+    run = toml.get("run", {})
+    if not isinstance(run, dict):
+        raise ConfigError("bench.toml: [run] must be a table")
+    unknown = sorted(set(run) - RUN_KEYS)
+    if unknown:
+        raise ConfigError(f"bench.toml: unknown key '{unknown[0]}' in [run]; known keys: {', '.join(sorted(RUN_KEYS))}")
+    merged: dict[str, Any] = {**run, **{k: v for k, v in flags.items() if v is not None}}
+    defaults = {f.name: f.default for f in fields(RunConfig) if f.name != "settings"}
+    values = {**defaults, **merged}
+    values["seeds"] = parse_seeds(values["seeds"])
+    if not values["seeds"]:
+        raise ConfigError("no seeds given; use e.g. --seeds 0,1,2,3")
+    for key in ("limit", "batch_size"):
+        v = values[key]
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+            raise ConfigError(f"{key} must be a positive integer, got {v!r}")
+    for key in ("method", "model", "reward", "suite", "device", "dtype"):
+        if not isinstance(values[key], str) or not values[key]:
+            raise ConfigError(f"{key} must be a non-empty string, got {values[key]!r}")
+    method_table = toml.get("methods", {}).get(values["method"], {})
+    if not isinstance(method_table, dict):
+        raise ConfigError(f"bench.toml: [methods.{values['method']}] must be a table of settings")
+    settings = {k.replace("-", "_"): v for k, v in method_table.items()}
+    settings.update(parse_sets(sets))
+    return RunConfig(**values, settings=settings)

@@ -1,0 +1,143 @@
+"""What a method spends to make its images: seconds, NFEs, reward passes, peak memory.
+
+The runner hands every method a generator and a reward wrapped by ``meter`` so that the
+counts are taken where the work happens, whatever the method does:
+
+- ``nfe``: network evaluations of the generator (its ``nfe`` per image per ``generate``
+  call), plus any the method adds itself (a modulator's pass) via ``Meter.add_nfe``;
+- ``reward_forward`` / ``reward_backward``: images scored, and images whose score was
+  backpropagated (counted by a gradient hook on the score tensor);
+- ``seconds``: device-synchronised wall-clock time of the method call;
+- ``peak_memory_mb``: CUDA max allocated on a GPU, the process peak RSS on a CPU.
+
+Evaluation after the method (metrics, reward of the final image) is timed separately.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+
+@dataclass
+class Meter:
+    nfe: float = 0
+    reward_forward: float = 0
+    reward_backward: float = 0
+    seconds: float = 0.0
+    peak_memory_mb: float = 0.0
+
+    def add_nfe(self, n: float) -> None:
+        self.nfe += n
+
+    def per_image(self, batch: int) -> dict[str, float]:
+        return {
+            "nfe": self.nfe / batch,
+            "reward_forward": self.reward_forward / batch,
+            "reward_backward": self.reward_backward / batch,
+            "seconds": self.seconds / batch,
+            "peak_memory_mb": self.peak_memory_mb,
+        }
+
+
+class MeteredGenerator:
+    """Delegates to a generator and counts the NFEs of every ``generate`` call."""
+
+    def __init__(self, generator: Any, meter: Meter):
+        self._generator, self._meter = generator, meter
+
+    def generate(self, z: torch.Tensor, cond: Any) -> torch.Tensor:
+        self._meter.nfe += self._generator.nfe * z.shape[0]
+        return self._generator.generate(z, cond)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._generator, name)
+
+
+class MeteredReward:
+    """Delegates to a reward and counts forward and backward passes per image."""
+
+    def __init__(self, reward: Any, meter: Meter):
+        self._reward, self._meter = reward, meter
+
+    def _count(self, out: torch.Tensor) -> torch.Tensor:
+        self._meter.reward_forward += out.shape[0]
+        if out.requires_grad:
+            n = out.shape[0]
+
+            def on_backward(grad: torch.Tensor) -> None:
+                self._meter.reward_backward += n
+
+            out.register_hook(on_backward)
+        return out
+
+    def score(self, images: torch.Tensor, prompts: list[str]) -> torch.Tensor:
+        return self._count(self._reward.score(images, prompts))
+
+    def loss(self, images: torch.Tensor, prompts: list[str]) -> torch.Tensor:
+        return self._count(self._reward.loss(images, prompts))
+
+    def __call__(self, images: torch.Tensor, prompts: list[str]) -> torch.Tensor:
+        return self.score(images, prompts)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reward, name)
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _reset_peak(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return
+    # Linux: writing 5 to clear_refs resets the peak resident set size (VmHWM).
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def _peak_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
+@contextlib.contextmanager
+def measure(meter: Meter, device: torch.device) -> Iterator[Meter]:
+    """Time the block (device-synchronised) and record its peak memory into ``meter``."""
+    synchronize(device)
+    _reset_peak(device)
+    start = time.perf_counter()
+    try:
+        yield meter
+    finally:
+        synchronize(device)
+        meter.seconds += time.perf_counter() - start
+        meter.peak_memory_mb = max(meter.peak_memory_mb, _peak_mb(device))
+
+
+@contextlib.contextmanager
+def stopwatch(device: torch.device) -> Iterator[list[float]]:
+    """Device-synchronised seconds of a block, appended to the yielded list."""
+    out: list[float] = []
+    synchronize(device)
+    start = time.perf_counter()
+    try:
+        yield out
+    finally:
+        synchronize(device)
+        out.append(time.perf_counter() - start)

@@ -1,0 +1,108 @@
+"""The generator contract shared by every model adapter.
+
+A generator maps Gaussian noise ``z`` and an encoded prompt to images in [0, 1]:
+
+    cond = gen.encode(prompts)          # batch-first tensors, one row per prompt
+    z = gen.noise(seeds)                # (B, *gen.noise_shape), float32, one seed per row
+    images = gen.generate(z, cond)      # (B, 3, H, W) in [0, 1], differentiable w.r.t. z
+
+``generate`` never runs under ``no_grad`` by itself: the optimising methods backpropagate
+through it. ``nfe`` is the number of network evaluations one ``generate`` call costs per image.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from bench.registry import Registry
+
+Cond = dict[str, torch.Tensor]
+
+generators: Registry[Callable[..., "Generator"]] = Registry(
+    "model", ["bench.generators"], "bench.generators"
+)
+generator = generators.register
+
+
+@dataclass
+class ModelInfo:
+    """What the manifest records about a loaded model."""
+
+    name: str
+    hub_id: str | None = None
+    revision: str | None = None
+    dtype: str = "float32"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Generator(abc.ABC):
+    """Base class for model adapters. Subclasses set ``noise_shape`` and ``nfe``."""
+
+    name: str = ""
+    noise_shape: tuple[int, ...] = ()
+    nfe: int = 1
+
+    def __init__(self, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32):
+        self.device = torch.device(device)
+        self.dtype = dtype
+
+    # -- the contract -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def encode(self, prompts: list[str]) -> Cond:
+        """Encode prompts to batch-first conditioning tensors (no gradients needed)."""
+
+    @abc.abstractmethod
+    def generate(self, z: torch.Tensor, cond: Cond) -> torch.Tensor:
+        """Images (B, 3, H, W) in [0, 1] from noise ``z`` (B, *noise_shape); differentiable."""
+
+    @abc.abstractmethod
+    def info(self) -> ModelInfo:
+        """Model id, revision and dtype, for the run manifest."""
+
+    def modules(self) -> list[torch.nn.Module]:
+        """The torch modules of this generator (for freezing, checkpointing, adapters)."""
+        return []
+
+    # -- shared behaviour ---------------------------------------------------------------------
+    def noise(self, seeds: list[int]) -> torch.Tensor:
+        """One standard-normal noise per seed, identical on every device and batch layout."""
+        rows = []
+        for seed in seeds:
+            g = torch.Generator(device="cpu").manual_seed(int(seed))
+            rows.append(torch.randn(self.noise_shape, generator=g, dtype=torch.float32))
+        return torch.stack(rows).to(self.device)
+
+    def freeze(self) -> "Generator":
+        """Turn off gradients for every weight (the optimising methods only move z)."""
+        for m in self.modules():
+            m.requires_grad_(False)
+            m.eval()
+        return self
+
+    def enable_gradient_checkpointing(self) -> None:
+        """Trade compute for memory when backpropagating through ``generate``."""
+        for m in self.modules():
+            if getattr(m, "supports_gradient_checkpointing", False):
+                m.enable_gradient_checkpointing()
+
+
+def take(cond: Cond, index: torch.Tensor | list[int] | slice) -> Cond:
+    """Select rows of every conditioning tensor."""
+    return {k: v[index] for k, v in cond.items()}
+
+
+def repeat(cond: Cond, n: int) -> Cond:
+    """Repeat every row n times (row i becomes rows i*n .. i*n+n-1)."""
+    return {k: v.repeat_interleave(n, dim=0) for k, v in cond.items()}
+
+
+def load_generator(name: str, device: str = "cpu", dtype: str = "float32", **options: Any) -> Generator:
+    """Build the registered generator ``name`` (raises a one-line error for unknown names)."""
+    from bench.dtypes import parse_dtype
+
+    factory = generators.get(name).factory
+    return factory(device=device, dtype=parse_dtype(dtype), **options)

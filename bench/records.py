@@ -1,0 +1,118 @@
+"""Run records on disk: an append-only journal, merged into records.parquet and records.csv.
+
+Each rank appends finished rows to ``journal/rank-<r>.jsonl`` (flushed and fsynced per
+batch), so a crash loses at most the batch in flight and a rerun skips every row already on
+disk. ``finalize`` merges all journals (any world size), drops duplicate keys, orders the
+rows as the grid does and writes the tables atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+SCHEMA_VERSION = 1
+
+# The columns every records table starts with, in order; method extras follow.
+COLUMNS = [
+    "run_id", "key", "method", "method_settings", "model", "model_revision", "reward_name",
+    "suite", "task", "prompt_id", "prompt", "seed", "reward", "reward_initial", "nfe",
+    "reward_forward", "reward_backward", "seconds", "peak_memory_mb", "eval_seconds",
+    "image_path", "grid_index",
+]
+# Columns that measure the machine rather than the result; they differ between reruns.
+TIMING_COLUMNS = ["seconds", "peak_memory_mb", "eval_seconds"]
+
+
+def row_key(identity: dict[str, Any], prompt_id: str, prompt: str, seed: int) -> str:
+    """Resume/cache key: a hash of (plugin specs, model revision, prompt, seed)."""
+    payload = json.dumps({**identity, "prompt_id": prompt_id, "prompt": prompt, "seed": seed},
+                         sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class Journal:
+    """The append-only row log of one rank."""
+
+    def __init__(self, run_dir: Path, rank: int):
+        self.dir = run_dir / "journal"
+        self.path = self.dir / f"rank-{rank}.jsonl"
+
+    def append(self, rows: Iterable[dict[str, Any]]) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        lines = "".join(json.dumps({k: _json_safe(v) for k, v in r.items()}) + "\n" for r in rows)
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(lines)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def read_journals(run_dir: Path) -> list[dict[str, Any]]:
+    """Every complete row of every rank's journal; a torn last line (a crash) is ignored."""
+    rows: list[dict[str, Any]] = []
+    for path in sorted((run_dir / "journal").glob("rank-*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows
+
+
+def done_keys(run_dir: Path) -> set[str]:
+    return {r["key"] for r in read_journals(run_dir)}
+
+
+def finalize(run_dir: Path) -> "Any":
+    """Merge the journals into records.parquet and records.csv; return the DataFrame."""
+    import pandas as pd
+
+    rows = read_journals(run_dir)
+    df = pd.DataFrame(rows)
+    if not df.empty:
+        df = df.drop_duplicates("key", keep="first").sort_values("grid_index", kind="stable")
+        extras = [c for c in df.columns if c not in COLUMNS]
+        df = df[[c for c in COLUMNS if c in df.columns] + extras].reset_index(drop=True)
+    else:
+        df = pd.DataFrame(columns=COLUMNS)
+    tmp = run_dir / ".records.parquet.tmp"
+    df.to_parquet(tmp, index=False)
+    os.replace(tmp, run_dir / "records.parquet")
+    atomic_write_text(run_dir / "records.csv", df.to_csv(index=False))
+    return df
+
+
+def read_records(run_dir: Path) -> "Any":
+    """The records of a finished run (records.parquet), or of its journals if unfinished."""
+    import pandas as pd
+
+    from bench.errors import ResultsError
+
+    if (run_dir / "records.parquet").exists():
+        return pd.read_parquet(run_dir / "records.parquet")
+    if (run_dir / "journal").is_dir():
+        return finalize(run_dir)
+    raise ResultsError(f"'{run_dir}' holds no run records; pass a folder written by `bench run --out`")

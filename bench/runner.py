@@ -1,0 +1,231 @@
+"""The runner: a suite's prompt × seed grid, in batches, through one method, into records.
+
+    suite ──(prompt, seed)──▶ method(generator, reward) ──▶ images + cost ──▶ evaluation ──▶ rows
+
+Under ``torchrun`` the grid is sharded across ranks (row i goes to rank i % world); each
+rank appends to its own journal and rank 0 merges them at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench.config import RunConfig
+from bench.cost import Meter, MeteredGenerator, MeteredReward, measure, stopwatch
+from bench.errors import ConfigError, ResultsError
+from bench.manifest import device_name, git_commit, package_versions, read_manifest, write_manifest
+from bench.records import Journal, done_keys, finalize, row_key
+
+log = logging.getLogger(__name__)
+
+
+# 1. Distributed set-up ---------------------------------------------------------------------
+class Dist:
+    """Rank and world size; a torch.distributed process group when launched by torchrun."""
+
+    def __init__(self, device: str):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.owns_group = False
+        if self.world > 1 and not torch.distributed.is_initialized():
+            backend = "nccl" if device.startswith("cuda") else "gloo"
+            torch.distributed.init_process_group(backend=backend)
+            self.owns_group = True
+
+    def device(self, device: str) -> str:
+        if device == "cuda" and self.world > 1:
+            return f"cuda:{self.local_rank}"
+        return device
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            torch.distributed.barrier()
+
+    def close(self) -> None:
+        if self.owns_group:
+            torch.distributed.destroy_process_group()
+
+
+def check_device(device: str) -> torch.device:
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ConfigError(f"unknown device '{device}'; use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device '{device}' is not available on this machine (no CUDA); use --device cpu")
+    if dev.type not in {"cpu", "cuda", "mps"}:
+        raise ConfigError(f"device '{device}' is not supported; use cpu or cuda")
+    return dev
+
+
+def prepare_run_dir(run_dir: Path, identity: dict[str, Any]) -> None:
+    """Create (or reopen) the run folder; refuse a folder that holds a different run."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / f".write-probe-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise ResultsError(f"cannot write to --out '{run_dir}' ({e.strerror or e}); choose a writable folder") from None
+    old = read_manifest(run_dir)
+    if old is not None and old.get("identity") != identity:
+        diff = sorted(k for k in identity if old.get("identity", {}).get(k) != identity[k])
+        raise ResultsError(f"--out '{run_dir}' holds another run (differs in: {', '.join(diff)}); "
+                           "choose a new --out or delete the folder")
+
+
+def save_png(image: torch.Tensor, path: Path) -> None:
+    from PIL import Image
+
+    from bench.records import atomic_write_bytes
+    import io
+
+    array = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+# 2. The run --------------------------------------------------------------------------------
+def run(config: RunConfig, progress: bool = True):
+    """Run (or resume) ``config``; returns the merged records as a DataFrame."""
+    from tqdm.auto import tqdm
+
+    from bench.generators import load_generator
+    from bench.suites import load_suite
+    from methods.api import load_method
+    from rewards import load_reward
+
+    # 2a. Check everything a user can get wrong before any model loads
+    dist = Dist(config.device)
+    try:
+        device = check_device(dist.device(config.device))
+        from bench.dtypes import parse_dtype
+
+        parse_dtype(config.dtype)
+        method_fn, settings = load_method(config.method, config.settings)
+        suite = load_suite(config.suite)
+        prompts = suite.prompts[: config.limit] if config.limit else suite.prompts
+        run_dir = config.run_dir()
+        identity = {"method": config.method, "settings": settings, "model": config.model,
+                    "reward": config.reward, "suite": suite.name, "suite_sha256": suite.sha256,
+                    "dtype": config.dtype}
+        prepare_run_dir(run_dir, identity)
+
+        # 2b. Load the models
+        generator = load_generator(config.model, device=str(device), dtype=config.dtype)
+        reward = load_reward(config.reward, device=device)
+        reward.requires_grad_(False).eval()
+        model_info = generator.info()
+        key_identity = {**identity, "model_revision": model_info.revision}
+
+        # 2c. The grid, this rank's shard of it, and what is already on disk
+        grid = [(gi, p, s) for gi, (p, s) in enumerate((p, s) for p in prompts for s in config.seeds)]
+        mine = [g for g in grid if g[0] % dist.world == dist.rank]
+        done = done_keys(run_dir)
+        todo = [g for g in mine if row_key(key_identity, g[1].id, g[1].text, g[2]) not in done]
+
+        if dist.rank == 0:
+            write_manifest(run_dir, {
+                "run_id": run_dir.name, "status": "running", "identity": identity,
+                "config": {**asdict(config), "settings": settings},
+                "seeds": list(config.seeds), "prompts": len(prompts), "grid": len(grid),
+                "suite": {"name": suite.name, "source": suite.source, "sha256": suite.sha256},
+                "model": asdict(model_info), "reward": reward.info(),
+                "packages": package_versions(), "git_commit": git_commit(),
+                "device": {"type": device.type, "name": device_name(device), "world_size": dist.world},
+                "torch_threads": torch.get_num_threads(),
+            })
+
+        # 2d. Batches of (prompt, seed) rows through the method
+        journal = Journal(run_dir, dist.rank)
+        bar = tqdm(total=len(mine), initial=len(mine) - len(todo), unit="img", desc=config.method,
+                   disable=not progress or dist.rank != 0, dynamic_ncols=True)
+        for start in range(0, len(todo), config.batch_size):
+            batch = todo[start:start + config.batch_size]
+            rows = _run_batch(batch, method_fn, generator, reward, device, config, settings,
+                              model_info, suite.name, run_dir, key_identity)
+            journal.append(rows)
+            bar.update(len(batch))
+        bar.close()
+
+        # 2e. Merge every rank's journal into the tables
+        dist.barrier()
+        if dist.rank == 0:
+            df = finalize(run_dir)
+            manifest = read_manifest(run_dir) or {}
+            write_manifest(run_dir, {**{k: v for k, v in manifest.items() if k not in {"schema_version", "written_at"}},
+                                     "status": "complete", "rows": len(df)})
+        dist.barrier()
+        if dist.rank != 0:
+            from bench.records import read_records
+
+            df = read_records(run_dir)
+        return df
+    finally:
+        dist.close()
+
+
+def _run_batch(batch, method_fn, generator, reward, device, config, settings, model_info,
+               suite_name, run_dir, key_identity) -> list[dict[str, Any]]:
+    import json
+
+    from methods.api import Job
+
+    prompts = [p.text for _, p, _ in batch]
+    seeds = [s for _, _, s in batch]
+    # 1. The method, metered: what it spends to make the images
+    meter = Meter()
+    job = Job(MeteredGenerator(generator, meter), MeteredReward(reward, meter), prompts, seeds, meter)
+    with measure(meter, device):
+        samples = method_fn(job)
+    if len(samples) != len(batch):
+        raise RuntimeError(f"method '{config.method}' returned {len(samples)} samples for {len(batch)} rows")
+    cost = meter.per_image(len(batch))
+    # 2. Evaluation of the final images, timed separately
+    missing = [i for i, s in enumerate(samples) if s.reward is None]
+    eval_seconds = 0.0
+    if missing:
+        with torch.no_grad(), stopwatch(device) as t:
+            images = torch.stack([samples[i].image for i in missing]).to(device)
+            scores = reward.score(images, [prompts[i] for i in missing]).float().cpu()
+        for j, i in enumerate(missing):
+            samples[i].reward = float(scores[j])
+        eval_seconds = t[0] / len(batch)
+    # 3. Images and rows
+    rows = []
+    for (gi, prompt, seed), sample in zip(batch, samples):
+        image_path = ""
+        if config.save_images:
+            (run_dir / "images").mkdir(exist_ok=True)
+            image_path = f"images/{prompt.id}_{seed}.png"
+            save_png(sample.image, run_dir / image_path)
+        rows.append({
+            "run_id": run_dir.name,
+            "key": row_key(key_identity, prompt.id, prompt.text, seed),
+            "method": config.method,
+            "method_settings": json.dumps(settings, sort_keys=True),
+            "model": config.model,
+            "model_revision": model_info.revision,
+            "reward_name": reward.name,
+            "suite": suite_name,
+            "task": prompt.task,
+            "prompt_id": prompt.id,
+            "prompt": prompt.text,
+            "seed": seed,
+            "reward": sample.reward,
+            "reward_initial": sample.reward if sample.reward_initial is None else sample.reward_initial,
+            **cost,
+            "eval_seconds": eval_seconds,
+            "image_path": image_path,
+            "grid_index": gi,
+            **sample.extras,
+        })
+    return rows

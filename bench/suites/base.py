@@ -1,0 +1,53 @@
+"""The suite contract.
+
+A suite is a named, ordered list of prompts. Each prompt has a stable ``id`` (unique in the
+suite), a ``task`` (GenEval tag, T2I-CompBench category, or "" for plain prompt files) and
+``metadata`` (GenEval's include/exclude clauses where present) that evaluators read.
+
+``--suite`` on the command line takes ``NAME`` (a registered suite, downloaded and cached),
+``NAME:PATH`` (a registered suite read from a local copy) or a path to a plain prompt file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from bench.registry import Registry
+
+
+@dataclass(frozen=True)
+class Prompt:
+    id: str
+    text: str
+    task: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    prompts: tuple[Prompt, ...]
+    source: str = ""  # where it was read from (URL@commit or path), for the manifest
+    sha256: str = ""  # of the file(s) read, for the manifest
+
+
+suites: Registry[Callable[..., Suite]] = Registry("suite", ["bench.suites"], "bench.suites")
+suite = suites.register
+
+
+def load_suite(spec: str) -> Suite:
+    """Resolve a ``--suite`` value: ``NAME``, ``NAME:PATH`` or a prompt-file path."""
+    from bench.suites.plain import read_prompt_file
+
+    name, _, path = spec.partition(":")
+    if name in suites.names():
+        factory = suites.get(name).factory
+        return factory(path=Path(path) if path else None)
+    candidate = Path(spec)
+    if candidate.suffix in {".txt", ".jsonl"} or candidate.exists() or "/" in spec:
+        return read_prompt_file(candidate)
+    # neither a registered name nor something that looks like a file
+    suites.get(name)  # raises the "unknown suite ... Did you mean" error
+    raise AssertionError("unreachable")

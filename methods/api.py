@@ -1,0 +1,90 @@
+"""The method contract.
+
+A method is a decorated factory whose keyword arguments are its whole configuration; it
+returns a function that turns a ``Job`` (generator, reward, prompts, seeds) into one
+``Sample`` per (prompt, seed), in order::
+
+    @method("best-of-n")
+    def best_of_n(n: int = 8, batch_size: int = 8) -> Method:
+        \"\"\"Draw n noises, keep the image with the highest reward.\"\"\"
+        def run(job: Job) -> list[Sample]: ...
+        return run
+
+Third-party packages register methods the same way and expose the module through the
+``bench.methods`` entry-point group, so ``pip install my-method`` makes
+``bench run --method my-method`` work.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from bench.errors import ConfigError
+from bench.registry import Registry
+
+
+@dataclass
+class Job:
+    """One batch of work: row i is (prompts[i], seeds[i])."""
+
+    generator: Any  # bench.generators.Generator, metered
+    reward: Any  # rewards.Reward, metered
+    prompts: list[str]
+    seeds: list[int]
+    meter: Any = None  # bench.cost.Meter, for work the wrappers cannot see (add_nfe)
+
+
+@dataclass
+class Sample:
+    """A method's output for one (prompt, seed)."""
+
+    image: torch.Tensor  # (3, H, W) in [0, 1]
+    reward: float | None = None  # the method's own score of this image, if it computed one
+    reward_initial: float | None = None  # the score of the seed's unmodified draw, if computed
+    extras: dict[str, Any] = field(default_factory=dict)  # method-specific record columns
+
+
+Method = Callable[[Job], list[Sample]]
+
+methods: Registry[Callable[..., Method]] = Registry("method", ["methods"], "bench.methods")
+method = methods.register
+
+
+def _coerce(name: str, key: str, value: Any, default: Any) -> Any:
+    if not isinstance(value, str) or isinstance(default, str) or default is None:
+        return value
+    kind = type(default)
+    try:
+        if kind is bool:
+            if value.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if value.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(value)
+        return kind(value)
+    except ValueError:
+        raise ConfigError(f"setting {key}={value!r} of method '{name}' is not a {kind.__name__}") from None
+
+
+def method_settings(name: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """All settings of method ``name``: its defaults overridden by ``settings``, type-checked."""
+    factory = methods.get(name).factory
+    params = inspect.signature(factory).parameters
+    unknown = sorted(set(settings) - set(params))
+    if unknown:
+        known = ", ".join(params) or "none"
+        raise ConfigError(f"method '{name}' has no setting '{unknown[0]}'; its settings are: {known}")
+    resolved = {k: p.default for k, p in params.items()}
+    for key, value in settings.items():
+        resolved[key] = _coerce(name, key, value, params[key].default)
+    return resolved
+
+
+def load_method(name: str, settings: dict[str, Any] | None = None) -> tuple[Method, dict[str, Any]]:
+    """The method's run function and its full, resolved settings (recorded with every row)."""
+    resolved = method_settings(name, settings or {})
+    return methods.get(name).factory(**resolved), resolved
