@@ -120,7 +120,7 @@ def run(config: RunConfig, progress: bool = True):
         prepare_run_dir(run_dir, identity)
 
         # 2b. Load the models
-        generator = load_generator(config.model, device=str(device), dtype=config.dtype)
+        generator = load_generator(config.model, device=str(device), dtype=config.dtype).freeze()
         reward = load_reward(config.reward, device=device)
         reward.requires_grad_(False).eval()
         model_info = generator.info()

@@ -8,7 +8,7 @@ import pytest
 
 from bench.suites import download
 
-from suite_helpers import SHARED
+from tests.suites.suite_helpers import SHARED
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ from bench.errors import SuiteError
 from bench.suites import download, load_suite
 from bench.suites.geneval import METADATA
 
-from suite_helpers import one_line_error
+from tests.suites.suite_helpers import one_line_error
 
 GENEVAL_URL = ("https://raw.githubusercontent.com/djghosh13/geneval/"
                "af4902f24d3ca90ebbb446dd9891a59e0f82725f/prompts/evaluation_metadata.jsonl")

@@ -12,7 +12,7 @@ from bench.errors import SuiteError
 from bench.suites import load_suite, suites
 from bench.suites.geneval import METADATA, TASK_COUNTS, geneval
 
-from suite_helpers import one_line_error
+from tests.suites.suite_helpers import one_line_error
 
 
 def test_pinned_sha256_matches_the_reference_list(shared):

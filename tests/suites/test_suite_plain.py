@@ -12,7 +12,7 @@ from bench.errors import SuiteError
 from bench.suites import load_suite
 from bench.suites.plain import read_prompt_file
 
-from suite_helpers import one_line_error
+from tests.suites.suite_helpers import one_line_error
 
 
 def test_txt_strips_skips_blank_lines_and_numbers_kept_lines(tmp_path):

@@ -11,7 +11,7 @@ from bench.errors import SuiteError
 from bench.suites import load_suite, suites
 from bench.suites import t2i_compbench as t2i
 
-from suite_helpers import one_line_error
+from tests.suites.suite_helpers import one_line_error
 
 ALL = ("color", "shape", "texture", "spatial", "non_spatial", "complex", "3d_spatial", "numeracy")
 

@@ -1,0 +1,115 @@
+"""Harness cost ratios on one generator (default: the tiny SD-Turbo build, on the CPU).
+
+Prints three ratios, each the median over --repeats trials:
+
+1. harness overhead: `bench run --method base` (runner, metering, reward evaluation,
+   journal, records) over a bare loop that encodes, draws noise, generates and scores the
+   same grid in the same batches. Goal <= 1.03. Images are not written in either.
+2. best-of-N batched (all N candidates in one batch) over one by one (batch size 1),
+   seconds per image. Below 1 means batching pays.
+3. one ReNO iteration (method seconds per image / iterations) over one forward + backward
+   of generator and reward on the same noise. Goal <= 1.10.
+
+Usage: python benchmarks/overhead.py [--model sd-turbo-tiny] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from bench.config import RunConfig
+from bench.generators import load_generator
+from bench.runner import run
+from rewards import load_reward
+
+
+def bare_loop(gen, reward, prompts, seeds, batch_size):
+    grid = [(p, s) for p in prompts for s in seeds]
+    start = time.perf_counter()
+    with torch.no_grad():
+        for i in range(0, len(grid), batch_size):
+            chunk = grid[i:i + batch_size]
+            images = gen.generate(gen.noise([s for _, s in chunk]), gen.encode([p for p, _ in chunk]))
+            reward.score(images, [p for p, _ in chunk])
+    return time.perf_counter() - start
+
+
+def harness(model, suite, seeds, batch_size, method="base", settings=None):
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = RunConfig(method=method, model=model, reward="redness", suite=str(suite), seeds=tuple(seeds),
+                        batch_size=batch_size, out=str(Path(tmp) / "R"), save_images=False,
+                        settings=settings or {})
+        start = time.perf_counter()
+        df = run(cfg, progress=False)
+        return time.perf_counter() - start, df
+
+
+def fwd_bwd(gen, reward, prompt, seed, repeats):
+    gen.freeze()
+    gen.enable_gradient_checkpointing()
+    cond = gen.encode([prompt])
+    z = gen.noise([seed]).requires_grad_(True)
+    times = []
+    for _ in range(repeats + 2):
+        start = time.perf_counter()
+        r = reward.score(gen.generate(z, cond), [prompt])
+        torch.autograd.grad(-r.sum(), z)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[2:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="sd-turbo-tiny")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--n", type=int, default=16)
+    parser.add_argument("--iterations", type=int, default=20)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    gen = load_generator(args.model).freeze()
+    reward = load_reward("redness")
+    prompts = [f"a photo of object number {i}" for i in range(16)]
+    seeds = [0, 1, 2, 3]
+    with tempfile.TemporaryDirectory() as tmp:
+        suite = Path(tmp) / "prompts.txt"
+        suite.write_text("\n".join(prompts) + "\n")
+        harness(args.model, suite, [0], 4)  # warm-up: imports, allocator, first-call costs
+        bare_loop(gen, reward, prompts, seeds, 4)
+
+        ratios = []
+        for _ in range(args.repeats):
+            bare = bare_loop(gen, reward, prompts, seeds, 4)
+            full, _ = harness(args.model, suite, seeds, 4)
+            ratios.append(full / bare)
+        overhead = statistics.median(ratios)
+
+        small = Path(tmp) / "small.txt"
+        small.write_text("\n".join(prompts[:2]) + "\n")
+        bon = []
+        for _ in range(args.repeats):
+            batched, _ = harness(args.model, small, [0], 1, "best-of-n", {"n": args.n, "batch_size": args.n})
+            single, _ = harness(args.model, small, [0], 1, "best-of-n", {"n": args.n, "batch_size": 1})
+            bon.append(batched / single)
+        best_of_n = statistics.median(bon)
+
+        one = fwd_bwd(gen, reward, prompts[0], 0, 10)
+        reno_ratios = []
+        for _ in range(args.repeats):
+            _, df = harness(args.model, small, [0], 1, "reno", {"iterations": args.iterations})
+            reno_ratios.append(df["seconds"].mean() / args.iterations / one)
+        reno = statistics.median(reno_ratios)
+
+    print(f"model {args.model}, device cpu, {torch.get_num_threads()} threads, median of {args.repeats}")
+    print(f"harness overhead (bench run --method base / bare loop):        {overhead:.3f}  (goal <= 1.03)")
+    print(f"best-of-N (N={args.n}) batched / one by one, seconds per image: {best_of_n:.3f}")
+    print(f"one ReNO iteration / one generator+reward forward+backward:    {reno:.3f}  (goal <= 1.10)")
+
+
+if __name__ == "__main__":
+    main()

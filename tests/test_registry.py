@@ -1,0 +1,59 @@
+"""Registries: did-you-mean errors and third-party plugins through entry points."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import pytest
+
+from bench.errors import BenchError, UnknownNameError
+from bench.registry import Registry
+
+
+def test_unknown_name_suggests_the_closest():
+    from methods import methods
+
+    with pytest.raises(UnknownNameError, match=r"^unknown method 'bestofn'. Did you mean: best-of-n\?$"):
+        methods.get("bestofn")
+    with pytest.raises(UnknownNameError, match=r"Known: base, best-of-n, reno"):
+        methods.get("zzzzzz")
+
+
+def _install_plugin(tmp_path, monkeypatch, body: str) -> None:
+    """A package on sys.path with a dist-info declaring a bench.methods entry point."""
+    (tmp_path / "my_method.py").write_text(textwrap.dedent(body))
+    dist = tmp_path / "my_method-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-method\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[bench.methods]\nmy-method = my_method\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "my_method", raising=False)
+
+
+def test_an_installed_package_adds_a_method(tmp_path, monkeypatch):
+    import methods.api as api
+
+    fresh = Registry("method", ["methods"], "bench.methods")
+    monkeypatch.setattr(api, "methods", fresh)
+    monkeypatch.setattr(api, "method", fresh.register)
+    _install_plugin(tmp_path, monkeypatch, '''
+        from methods.api import method, Sample
+
+        @method("my-method")
+        def my_method(scale: float = 1.0):
+            """A plugin method."""
+            def run(job):
+                return []
+            return run
+    ''')
+    assert "my-method" in fresh.names()
+    run, settings = api.load_method("my-method", {"scale": "2"})
+    assert settings == {"scale": 2.0}
+
+
+def test_a_broken_plugin_is_an_error_not_a_warning(tmp_path, monkeypatch):
+    _install_plugin(tmp_path, monkeypatch, "raise ImportError('no module named torchvision')\n")
+    fresh = Registry("method", [], "bench.methods")
+    with pytest.raises(BenchError, match="method plugin 'my-method' .* failed to import"):
+        fresh.names()
