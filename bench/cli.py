@@ -48,6 +48,13 @@ def main_options(
     _debug = debug
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if not verbose:  # the libraries' own chatter (retries, deprecations) stays out of the way
+        import os
+        import warnings
+
+        for var in ("HF_HUB_VERBOSITY", "DIFFUSERS_VERBOSITY", "TRANSFORMERS_VERBOSITY"):
+            os.environ.setdefault(var, "error")
+        warnings.filterwarnings("ignore", category=UserWarning, module="huggingface_hub")
 
 
 @app.command()

@@ -18,7 +18,7 @@ import torch
 
 from bench.config import RunConfig
 from bench.cost import Meter, MeteredGenerator, MeteredReward, measure, stopwatch
-from bench.errors import ConfigError, ResultsError
+from bench.errors import BenchError, ConfigError, ResultsError
 from bench.manifest import device_name, git_commit, package_versions, read_manifest, write_manifest
 from bench.records import Journal, done_keys, finalize, row_key
 
@@ -65,8 +65,10 @@ def check_device(device: str) -> torch.device:
     return dev
 
 
-def prepare_run_dir(run_dir: Path, identity: dict[str, Any]) -> None:
-    """Create (or reopen) the run folder; refuse a folder that holds a different run."""
+def prepare_run_dir(run_dir: Path, identity: dict[str, Any]) -> bool:
+    """Create (or reopen) the run folder; refuse a folder that holds a different run.
+    Returns True when the folder was created now."""
+    created = not run_dir.exists()
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         probe = run_dir / f".write-probe-{os.getpid()}"
@@ -79,6 +81,7 @@ def prepare_run_dir(run_dir: Path, identity: dict[str, Any]) -> None:
         diff = sorted(k for k in identity if old.get("identity", {}).get(k) != identity[k])
         raise ResultsError(f"--out '{run_dir}' holds another run (differs in: {', '.join(diff)}); "
                            "choose a new --out or delete the folder")
+    return created
 
 
 def save_png(image: torch.Tensor, path: Path) -> None:
@@ -117,11 +120,16 @@ def run(config: RunConfig, progress: bool = True):
         identity = {"method": config.method, "settings": settings, "model": config.model,
                     "reward": config.reward, "suite": suite.name, "suite_sha256": suite.sha256,
                     "dtype": config.dtype}
-        prepare_run_dir(run_dir, identity)
+        created = prepare_run_dir(run_dir, identity)
 
-        # 2b. Load the models
-        generator = load_generator(config.model, device=str(device), dtype=config.dtype).freeze()
-        reward = load_reward(config.reward, device=device)
+        # 2b. Load the models (a failure leaves no empty folder behind)
+        try:
+            generator = load_generator(config.model, device=str(device), dtype=config.dtype).freeze()
+            reward = load_reward(config.reward, device=device)
+        except BenchError:
+            if created and not any(run_dir.iterdir()):
+                run_dir.rmdir()
+            raise
         reward.requires_grad_(False).eval()
         model_info = generator.info()
         key_identity = {**identity, "model_revision": model_info.revision}

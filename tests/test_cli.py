@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from bench.cli import app
 from bench.records import TIMING_COLUMNS
 from bench.registry import Entry
+from methods import methods
 
 MODEL = "sd-turbo-tiny"
 PROMPTS = ["a red apple", "a blue car on a street", "a green tree"]
@@ -69,7 +70,8 @@ def test_same_command_twice_gives_identical_records(prompt_file, tmp_path):
 
 
 def test_a_crashed_run_resumes_with_no_missing_and_no_duplicate_rows(prompt_file, tmp_path, monkeypatch):
-    args = ["run", "--method", "base", "--model", MODEL, "--suite", prompt_file, "--seeds", "0-3", "-q"]
+    args = ["run", "--method", "base", "--model", MODEL, "--suite", prompt_file, "--seeds", "0-3", "-q",
+            "--batch-size", "1"]
     assert bench(*args, "--out", tmp_path / "clean").exit_code == 0
 
     import methods.base as base_module
@@ -86,7 +88,7 @@ def test_a_crashed_run_resumes_with_no_missing_and_no_duplicate_rows(prompt_file
             return inner(job)
         return run
 
-    monkeypatch.setitem(base_module.methods._entries, "base", Entry("base", crashing_factory, __name__))
+    monkeypatch.setitem(methods._entries, "base", Entry("base", crashing_factory, __name__))
     crashed = bench(*args, "--out", tmp_path / "resumed")
     assert crashed.exit_code == 1 and isinstance(crashed.exception, RuntimeError)
     assert not (tmp_path / "resumed" / "records.csv").exists()
