@@ -84,10 +84,22 @@ class Generator(abc.ABC):
         return self
 
     def enable_gradient_checkpointing(self) -> None:
-        """Trade compute for memory when backpropagating through ``generate``."""
+        """Trade compute for memory when backpropagating through ``generate``.
+
+        Works for diffusers models (``_supports_gradient_checkpointing`` /
+        ``enable_gradient_checkpointing``), transformers models (``supports_gradient_checkpointing``
+        / ``activation_checkpointing_enable``, formerly ``gradient_checkpointing_enable``) and any
+        module of our own that follows either convention.
+        """
         for m in self.modules():
-            if getattr(m, "supports_gradient_checkpointing", False):
-                m.enable_gradient_checkpointing()
+            if not (getattr(m, "supports_gradient_checkpointing", False)
+                    or getattr(m, "_supports_gradient_checkpointing", False)):
+                continue
+            for method in ("enable_gradient_checkpointing", "activation_checkpointing_enable",
+                           "gradient_checkpointing_enable"):
+                if callable(getattr(m, method, None)):
+                    getattr(m, method)()
+                    break
 
 
 def take(cond: Cond, index: torch.Tensor | list[int] | slice) -> Cond:
