@@ -1,8 +1,8 @@
 """Run records on disk: an append-only journal, merged into records.parquet and records.csv.
 
-Each rank appends finished rows to ``journal/rank-<r>.jsonl`` (flushed and fsynced per
-batch), so a crash loses at most the batch in flight and a rerun skips every row already on
-disk. ``finalize`` merges all journals (any world size), drops duplicate keys, orders the
+Each rank appends finished rows to ``journal/rank-<r>.jsonl`` (written through to the
+operating system after every batch), so a crashed or killed process loses at most the batch
+in flight and a rerun skips every row already on disk. ``finalize`` merges all journals (any world size), drops duplicate keys, orders the
 rows as the grid does and writes the tables atomically.
 """
 
@@ -66,8 +66,6 @@ class Journal:
         lines = "".join(json.dumps({k: _json_safe(v) for k, v in r.items()}) + "\n" for r in rows)
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(lines)
-            f.flush()
-            os.fsync(f.fileno())
 
 
 def read_journals(run_dir: Path) -> list[dict[str, Any]]:
