@@ -8,9 +8,11 @@ rank appends to its own journal and rank 0 merges them at the end.
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import os
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,8 @@ from bench.config import RunConfig
 from bench.cost import Meter, MeteredGenerator, MeteredReward, measure, stopwatch
 from bench.errors import BenchError, ConfigError, ResultsError
 from bench.manifest import device_name, git_commit, package_versions, read_manifest, write_manifest
-from bench.records import Journal, done_keys, finalize, row_key
+from bench.records import Journal, atomic_write_bytes, done_keys, finalize, read_records, row_key
+from bench.suites.base import Prompt
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +90,7 @@ def prepare_run_dir(run_dir: Path, identity: dict[str, Any]) -> bool:
 def save_png(image: torch.Tensor, path: Path) -> None:
     from PIL import Image
 
-    from bench.records import atomic_write_bytes
-    import io
-
+    path.parent.mkdir(exist_ok=True)
     array = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
     buf = io.BytesIO()
     Image.fromarray(array).save(buf, format="PNG")
@@ -97,21 +98,43 @@ def save_png(image: torch.Tensor, path: Path) -> None:
 
 
 # 2. The run --------------------------------------------------------------------------------
+@dataclass
+class Cell:
+    """One (prompt, seed) of the grid, with its place in the grid and its resume key."""
+
+    index: int
+    prompt: Prompt
+    seed: int
+    key: str
+
+
+@dataclass
+class Session:
+    """What every batch of one run shares."""
+
+    method: Any  # the method's run function
+    generator: Any
+    reward: Any
+    device: torch.device
+    run_dir: Path
+    save_images: bool
+    columns: dict[str, Any]  # the record columns that are the same on every row
+
+
 def run(config: RunConfig, progress: bool = True):
     """Run (or resume) ``config``; returns the merged records as a DataFrame."""
     from tqdm.auto import tqdm
 
+    from bench.dtypes import parse_dtype
     from bench.generators import load_generator
     from bench.suites import load_suite
     from methods.api import load_method
     from rewards import load_reward
 
-    # 2a. Check everything a user can get wrong before any model loads
     dist = Dist(config.device)
     try:
+        # 2a. Check everything a user can get wrong before any model loads
         device = check_device(dist.device(config.device))
-        from bench.dtypes import parse_dtype
-
         parse_dtype(config.dtype)
         method_fn, settings = load_method(config.method, config.settings)
         suite = load_suite(config.suite)
@@ -135,16 +158,19 @@ def run(config: RunConfig, progress: bool = True):
         key_identity = {**identity, "model_revision": model_info.revision}
 
         # 2c. The grid, this rank's shard of it, and what is already on disk
-        grid = [(gi, p, s) for gi, (p, s) in enumerate((p, s) for p in prompts for s in config.seeds)]
-        mine = [g for g in grid if g[0] % dist.world == dist.rank]
+        pairs = [(p, s) for p in prompts for s in config.seeds]
+        mine = [Cell(i, p, s, row_key(key_identity, p.id, p.text, s))
+                for i, (p, s) in enumerate(pairs) if i % dist.world == dist.rank]
         done = done_keys(run_dir)
-        todo = [g for g in mine if row_key(key_identity, g[1].id, g[1].text, g[2]) not in done]
+        todo = [c for c in mine if c.key not in done]
+        if len(todo) < len(mine):
+            log.info("resuming %s: %d of %d rows already on disk", run_dir, len(mine) - len(todo), len(mine))
 
         if dist.rank == 0:
             write_manifest(run_dir, {
                 "run_id": run_dir.name, "status": "running", "identity": identity,
                 "config": {**asdict(config), "settings": settings},
-                "seeds": list(config.seeds), "prompts": len(prompts), "grid": len(grid),
+                "seeds": list(config.seeds), "prompts": len(prompts), "grid": len(pairs),
                 "suite": {"name": suite.name, "source": suite.source, "sha256": suite.sha256},
                 "model": asdict(model_info), "reward": reward.info(),
                 "packages": package_versions(), "git_commit": git_commit(),
@@ -153,14 +179,17 @@ def run(config: RunConfig, progress: bool = True):
             })
 
         # 2d. Batches of (prompt, seed) rows through the method
+        session = Session(method_fn, generator, reward, device, run_dir, config.save_images, {
+            "run_id": run_dir.name, "method": config.method,
+            "method_settings": json.dumps(settings, sort_keys=True), "model": config.model,
+            "model_revision": model_info.revision, "reward_name": reward.name, "suite": suite.name,
+        })
         journal = Journal(run_dir, dist.rank)
         bar = tqdm(total=len(mine), initial=len(mine) - len(todo), unit="img", desc=config.method,
                    disable=not progress or dist.rank != 0, dynamic_ncols=True)
         for start in range(0, len(todo), config.batch_size):
             batch = todo[start:start + config.batch_size]
-            rows = _run_batch(batch, method_fn, generator, reward, device, config, settings,
-                              model_info, suite.name, run_dir, key_identity)
-            journal.append(rows)
+            journal.append(run_batch(session, batch))
             bar.update(len(batch))
         bar.close()
 
@@ -169,71 +198,59 @@ def run(config: RunConfig, progress: bool = True):
         if dist.rank == 0:
             df = finalize(run_dir)
             manifest = read_manifest(run_dir) or {}
-            write_manifest(run_dir, {**{k: v for k, v in manifest.items() if k not in {"schema_version", "written_at"}},
-                                     "status": "complete", "rows": len(df)})
+            kept = {k: v for k, v in manifest.items() if k not in {"schema_version", "written_at"}}
+            write_manifest(run_dir, {**kept, "status": "complete", "rows": len(df)})
         dist.barrier()
-        if dist.rank != 0:
-            from bench.records import read_records
-
-            df = read_records(run_dir)
-        return df
+        return df if dist.rank == 0 else read_records(run_dir)
     finally:
         dist.close()
 
 
-def _run_batch(batch, method_fn, generator, reward, device, config, settings, model_info,
-               suite_name, run_dir, key_identity) -> list[dict[str, Any]]:
-    import json
-
+def run_batch(session: Session, batch: list[Cell]) -> list[dict[str, Any]]:
+    """One method call on a batch of cells: images, cost, evaluation, record rows."""
     from methods.api import Job
 
-    prompts = [p.text for _, p, _ in batch]
-    seeds = [s for _, _, s in batch]
+    prompts = [c.prompt.text for c in batch]
     # 1. The method, metered: what it spends to make the images
     meter = Meter()
-    job = Job(MeteredGenerator(generator, meter), MeteredReward(reward, meter), prompts, seeds, meter)
-    with measure(meter, device):
-        samples = method_fn(job)
+    job = Job(MeteredGenerator(session.generator, meter), MeteredReward(session.reward, meter),
+              prompts, [c.seed for c in batch], meter)
+    with measure(meter, session.device):
+        samples = session.method(job)
     if len(samples) != len(batch):
-        raise RuntimeError(f"method '{config.method}' returned {len(samples)} samples for {len(batch)} rows")
+        raise RuntimeError(f"method '{session.columns['method']}' returned {len(samples)} samples "
+                           f"for {len(batch)} rows")
     cost = meter.per_image(len(batch))
     # 2. Evaluation of the final images, timed separately
     missing = [i for i, s in enumerate(samples) if s.reward is None]
     eval_seconds = 0.0
     if missing:
-        with torch.no_grad(), stopwatch(device) as t:
-            images = torch.stack([samples[i].image for i in missing]).to(device)
-            scores = reward.score(images, [prompts[i] for i in missing]).float().cpu()
+        with torch.no_grad(), stopwatch(session.device) as t:
+            images = torch.stack([samples[i].image for i in missing]).to(session.device)
+            scores = session.reward.score(images, [prompts[i] for i in missing]).float().cpu()
         for j, i in enumerate(missing):
             samples[i].reward = float(scores[j])
         eval_seconds = t[0] / len(batch)
     # 3. Images and rows
     rows = []
-    for (gi, prompt, seed), sample in zip(batch, samples):
+    for cell, sample in zip(batch, samples):
         image_path = ""
-        if config.save_images:
-            (run_dir / "images").mkdir(exist_ok=True)
-            image_path = f"images/{prompt.id}_{seed}.png"
-            save_png(sample.image, run_dir / image_path)
+        if session.save_images:
+            image_path = f"images/{cell.prompt.id}_{cell.seed}.png"
+            save_png(sample.image, session.run_dir / image_path)
         rows.append({
-            "run_id": run_dir.name,
-            "key": row_key(key_identity, prompt.id, prompt.text, seed),
-            "method": config.method,
-            "method_settings": json.dumps(settings, sort_keys=True),
-            "model": config.model,
-            "model_revision": model_info.revision,
-            "reward_name": reward.name,
-            "suite": suite_name,
-            "task": prompt.task,
-            "prompt_id": prompt.id,
-            "prompt": prompt.text,
-            "seed": seed,
+            **session.columns,
+            "key": cell.key,
+            "task": cell.prompt.task,
+            "prompt_id": cell.prompt.id,
+            "prompt": cell.prompt.text,
+            "seed": cell.seed,
             "reward": sample.reward,
             "reward_initial": sample.reward if sample.reward_initial is None else sample.reward_initial,
             **cost,
             "eval_seconds": eval_seconds,
             "image_path": image_path,
-            "grid_index": gi,
+            "grid_index": cell.index,
             **sample.extras,
         })
     return rows

@@ -46,7 +46,7 @@ def test_matches_torch_sgd_nesterov_with_clipping(toy):
     best = -math.inf
     for it in range(iters):
         r = reward.score(toy.generate(z, cond), [prompt])
-        best = max(best, float(r))
+        best = max(best, float(r.detach()))
         if it == iters - 1:
             break
         loss = -r.sum() + 0.01 * chi_norm_penalty(z).sum()

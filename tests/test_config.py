@@ -1,0 +1,37 @@
+import pytest
+
+from bench.config import RunConfig, build_config, parse_seeds, parse_sets
+from bench.errors import ConfigError
+
+
+def test_seeds_lists_and_ranges():
+    assert parse_seeds("0,1,2") == (0, 1, 2)
+    assert parse_seeds("0-3") == (0, 1, 2, 3)
+    assert parse_seeds("5, 0-1") == (5, 0, 1)
+    assert parse_seeds([3, 4]) == (3, 4)
+    for bad in ["a", "3-1", "1,,2", "-1", "0,0"]:
+        with pytest.raises(ConfigError):
+            parse_seeds(bad)
+
+
+def test_flags_override_toml_and_sets_override_method_tables():
+    toml = {"run": {"method": "reno", "seeds": [0, 1], "batch_size": 2},
+            "methods": {"reno": {"iterations": 10, "lr": 2.0}}}
+    cfg = build_config(toml, {"seeds": "7", "batch_size": None}, ["iterations=3"])
+    assert cfg.method == "reno" and cfg.seeds == (7,) and cfg.batch_size == 2
+    assert cfg.settings == {"iterations": "3", "lr": 2.0}
+    assert cfg.run_dir().as_posix() == "results/reno-sd-turbo-tiny-prompts"
+
+
+def test_bad_config_values_are_named():
+    with pytest.raises(ConfigError, match="unknown key 'metod' in \\[run\\]"):
+        build_config({"run": {"metod": "base"}}, {}, [])
+    with pytest.raises(ConfigError, match="batch_size must be a positive integer"):
+        build_config({}, {"batch_size": 0}, [])
+    with pytest.raises(ConfigError, match="is not key=value"):
+        parse_sets(["n16"])
+
+
+def test_defaults_are_complete():
+    cfg = RunConfig()
+    assert cfg.method == "base" and cfg.seeds == (0, 1, 2, 3)
