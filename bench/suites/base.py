@@ -31,6 +31,7 @@ class Suite:
     prompts: tuple[Prompt, ...]
     source: str = ""  # where it was read from (URL@commit or path), for the manifest
     sha256: str = ""  # of the file(s) read, for the manifest
+    evaluators: tuple[str, ...] = ()  # names of the evaluators that understand the metadata
 
 
 suites: Registry[Callable[..., Suite]] = Registry("suite", ["bench.suites"], "bench.suites")

@@ -1,0 +1,41 @@
+"""The evaluator contract.
+
+An evaluator judges finished images against their prompts' metadata and returns, per image,
+a dict of metric columns for the records (e.g. ``{"geneval_correct": 1.0}``). It never knows
+which method made an image. A suite names the evaluators that understand its metadata
+(``Suite.evaluators``); the runner applies them after each batch and times them apart from
+the method's cost.
+
+    ev = load_evaluator("geneval-shapes")
+    rows = ev.evaluate(images, prompts)       # images (B, 3, H, W) in [0, 1]; Prompt objects
+    ev.summarize(records_df)                   # per-task and overall table (a DataFrame)
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Callable
+
+import torch
+
+from bench.registry import Registry
+
+
+class Evaluator(abc.ABC):
+    name: str = ""
+
+    @abc.abstractmethod
+    def evaluate(self, images: torch.Tensor, prompts: list[Any]) -> list[dict[str, Any]]:
+        """One dict of metric columns per image."""
+
+    def summarize(self, records: Any) -> Any:
+        """A small table of this evaluator's scores over a run's records (or None)."""
+        return None
+
+
+evaluators: Registry[Callable[..., Evaluator]] = Registry("evaluator", ["bench.evaluators"], "bench.evaluators")
+evaluator = evaluators.register
+
+
+def load_evaluator(name: str, device: str | torch.device = "cpu") -> Evaluator:
+    return evaluators.get(name).factory(device=device)
