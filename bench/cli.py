@@ -71,6 +71,7 @@ def run(
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or cuda:N."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="float32, float16 or bfloat16."),
     set_: List[str] = typer.Option([], "--set", help="Method setting key=value (repeatable)."),
+    model_set: List[str] = typer.Option([], "--model-set", help="Model option key=value, e.g. steps=8 (repeatable)."),
     no_images: bool = typer.Option(False, "--no-images", help="Do not write PNG images."),
     config: Optional[Path] = typer.Option(None, "--config", help="Defaults file (default ./bench.toml)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -85,11 +86,14 @@ def run(
     flags = {"method": method, "model": model, "reward": reward, "suite": suite, "seeds": seeds,
              "limit": limit, "batch_size": batch_size, "out": out, "device": device, "dtype": dtype,
              "save_images": False if no_images else None}
-    cfg = build_config(read_toml(config), flags, set_)
-    df = run_grid(cfg, progress=not quiet)
+    cfg = build_config(read_toml(config), flags, set_, model_set)
+    result = run_grid(cfg, progress=not quiet)
+    df = result.records
     typer.echo(f"{len(df)} records in {cfg.run_dir()}/records.csv; "
                f"mean reward {df['reward'].mean():.4f} (initial {df['reward_initial'].mean():.4f}), "
                f"{df['seconds'].mean():.3f} s and {df['nfe'].mean():g} NFEs per image")
+    for name, table in result.summaries.items():
+        typer.echo(f"\n{name}:\n{table.to_string()}")
 
 
 class ExportFormat(str, Enum):

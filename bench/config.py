@@ -29,6 +29,7 @@ class RunConfig:
     dtype: str = "float32"
     save_images: bool = True
     settings: dict[str, Any] = field(default_factory=dict)  # method settings, --set key=value
+    model_options: dict[str, Any] = field(default_factory=dict)  # --model-set key=value
 
     def run_dir(self) -> Path:
         """--out, or results/<method>-<model>-<suite> so that the same command resumes."""
@@ -86,8 +87,9 @@ def read_toml(path: Path | None) -> dict[str, Any]:
         raise ConfigError(f"config file '{path}' cannot be read ({e.__class__.__name__}); check its permissions") from None
 
 
-def build_config(toml: dict[str, Any], flags: dict[str, Any], sets: list[str]) -> RunConfig:
-    """Merge bench.toml [run] and [methods.<name>] with CLI flags (flags win) and check the result."""
+def build_config(toml: dict[str, Any], flags: dict[str, Any], sets: list[str],
+                 model_sets: list[str] = ()) -> RunConfig:
+    """Merge bench.toml [run], [methods.<name>] and [models.<name>] with CLI flags (flags win)."""
     run = toml.get("run", {})
     if not isinstance(run, dict):
         raise ConfigError("bench.toml: [run] must be a table")
@@ -95,7 +97,7 @@ def build_config(toml: dict[str, Any], flags: dict[str, Any], sets: list[str]) -
     if unknown:
         raise ConfigError(f"bench.toml: unknown key '{unknown[0]}' in [run]; known keys: {', '.join(sorted(RUN_KEYS))}")
     merged: dict[str, Any] = {**run, **{k: v for k, v in flags.items() if v is not None}}
-    defaults = {f.name: f.default for f in fields(RunConfig) if f.name != "settings"}
+    defaults = {f.name: f.default for f in fields(RunConfig) if f.name not in {"settings", "model_options"}}
     values = {**defaults, **merged}
     values["seeds"] = parse_seeds(values["seeds"])
     if not values["seeds"]:
@@ -112,4 +114,9 @@ def build_config(toml: dict[str, Any], flags: dict[str, Any], sets: list[str]) -
         raise ConfigError(f"bench.toml: [methods.{values['method']}] must be a table of settings")
     settings = {k.replace("-", "_"): v for k, v in method_table.items()}
     settings.update(parse_sets(sets))
-    return RunConfig(**values, settings=settings)
+    model_table = toml.get("models", {}).get(values["model"], {})
+    if not isinstance(model_table, dict):
+        raise ConfigError(f"bench.toml: [models.{values['model']}] must be a table of options")
+    options = {k.replace("-", "_"): v for k, v in model_table.items()}
+    options.update(parse_sets(model_sets))
+    return RunConfig(**values, settings=settings, model_options=options)

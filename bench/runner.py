@@ -115,17 +115,25 @@ class Session:
     method: Any  # the method's run function
     generator: Any
     reward: Any
+    evaluators: list[Any]
     device: torch.device
     run_dir: Path
     save_images: bool
     columns: dict[str, Any]  # the record columns that are the same on every row
 
 
-def run(config: RunConfig, progress: bool = True):
-    """Run (or resume) ``config``; returns the merged records as a DataFrame."""
+@dataclass
+class RunResult:
+    records: Any  # pandas DataFrame, one row per (prompt, seed)
+    summaries: dict[str, Any]  # evaluator name -> its summary table of the records
+
+
+def run(config: RunConfig, progress: bool = True) -> RunResult:
+    """Run (or resume) ``config``; returns the merged records and the evaluators' summaries."""
     from tqdm.auto import tqdm
 
     from bench.dtypes import parse_dtype
+    from bench.evaluators import load_evaluator
     from bench.generators import load_generator
     from bench.suites import load_suite
     from methods.api import load_method
@@ -141,14 +149,17 @@ def run(config: RunConfig, progress: bool = True):
         prompts = suite.prompts[: config.limit] if config.limit else suite.prompts
         run_dir = config.run_dir()
         identity = {"method": config.method, "settings": settings, "model": config.model,
-                    "reward": config.reward, "suite": suite.name, "suite_sha256": suite.sha256,
-                    "dtype": config.dtype}
+                    "model_options": config.model_options, "reward": config.reward, "suite": suite.name,
+                    "suite_sha256": suite.sha256, "dtype": config.dtype}
         created = prepare_run_dir(run_dir, identity)
 
         # 2b. Load the models (a failure leaves no empty folder behind)
         try:
-            generator = load_generator(config.model, device=str(device), dtype=config.dtype).freeze()
+            generator = load_generator(config.model, device=str(device), dtype=config.dtype,
+                                       **config.model_options).freeze()
+            generator.check_prompts([p.text for p in prompts])
             reward = load_reward(config.reward, device=device)
+            scorers = [load_evaluator(name, device=device) for name in suite.evaluators]
         except BenchError:
             if created and not any(run_dir.iterdir()):
                 run_dir.rmdir()
@@ -179,7 +190,7 @@ def run(config: RunConfig, progress: bool = True):
             })
 
         # 2d. Batches of (prompt, seed) rows through the method
-        session = Session(method_fn, generator, reward, device, run_dir, config.save_images, {
+        session = Session(method_fn, generator, reward, scorers, device, run_dir, config.save_images, {
             "run_id": run_dir.name, "method": config.method,
             "method_settings": json.dumps(settings, sort_keys=True), "model": config.model,
             "model_revision": model_info.revision, "reward_name": reward.name, "suite": suite.name,
@@ -201,7 +212,9 @@ def run(config: RunConfig, progress: bool = True):
             kept = {k: v for k, v in manifest.items() if k not in {"schema_version", "written_at"}}
             write_manifest(run_dir, {**kept, "status": "complete", "rows": len(df)})
         dist.barrier()
-        return df if dist.rank == 0 else read_records(run_dir)
+        df = df if dist.rank == 0 else read_records(run_dir)
+        summaries = {ev.name: ev.summarize(df) for ev in scorers}
+        return RunResult(df, {k: v for k, v in summaries.items() if v is not None})
     finally:
         dist.close()
 
@@ -221,19 +234,23 @@ def run_batch(session: Session, batch: list[Cell]) -> list[dict[str, Any]]:
         raise RuntimeError(f"method '{session.columns['method']}' returned {len(samples)} samples "
                            f"for {len(batch)} rows")
     cost = meter.per_image(len(batch))
-    # 2. Evaluation of the final images, timed separately
+    # 2. Evaluation of the final images, timed separately: the reward where the method did
+    #    not score its image, then the suite's evaluators
     missing = [i for i, s in enumerate(samples) if s.reward is None]
-    eval_seconds = 0.0
-    if missing:
-        with torch.no_grad(), stopwatch(session.device) as t:
-            images = torch.stack([samples[i].image for i in missing]).to(session.device)
-            scores = session.reward.score(images, [prompts[i] for i in missing]).float().cpu()
-        for j, i in enumerate(missing):
-            samples[i].reward = float(scores[j])
-        eval_seconds = t[0] / len(batch)
+    metrics: list[dict[str, Any]] = [{} for _ in batch]
+    with torch.no_grad(), stopwatch(session.device) as t:
+        images = torch.stack([s.image for s in samples]).to(session.device)
+        if missing:
+            scores = session.reward.score(images[missing], [prompts[i] for i in missing]).float().cpu()
+            for j, i in enumerate(missing):
+                samples[i].reward = float(scores[j])
+        for ev in session.evaluators:
+            for row, values in zip(metrics, ev.evaluate(images, [c.prompt for c in batch])):
+                row.update(values)
+    eval_seconds = t[0] / len(batch)
     # 3. Images and rows
     rows = []
-    for cell, sample in zip(batch, samples):
+    for cell, sample, metric in zip(batch, samples, metrics):
         image_path = ""
         if session.save_images:
             image_path = f"images/{cell.prompt.id}_{cell.seed}.png"
@@ -251,6 +268,7 @@ def run_batch(session: Session, batch: list[Cell]) -> list[dict[str, Any]]:
             "eval_seconds": eval_seconds,
             "image_path": image_path,
             "grid_index": cell.index,
+            **metric,
             **sample.extras,
         })
     return rows

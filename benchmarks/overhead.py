@@ -51,7 +51,7 @@ def harness(model, suite, seeds, batch_size, method="base", settings=None):
                         batch_size=batch_size, out=str(Path(tmp) / "R"), save_images=False,
                         settings=settings or {})
         start = time.perf_counter()
-        df = run(cfg, progress=False)
+        df = run(cfg, progress=False).records
         return time.perf_counter() - start, df
 
 

@@ -67,6 +67,9 @@ class Generator(abc.ABC):
         """The torch modules of this generator (for freezing, checkpointing, adapters)."""
         return []
 
+    def check_prompts(self, prompts: list[str]) -> None:
+        """Raise a one-line BenchError for prompts this model cannot read (before any work)."""
+
     # -- shared behaviour ---------------------------------------------------------------------
     def noise(self, seeds: list[int]) -> torch.Tensor:
         """One standard-normal noise per seed, identical on every device and batch layout."""

@@ -1,0 +1,82 @@
+"""``shapes``: the built-in world's generator, trained by ``python -m bench.shapes.train``.
+
+Default: the one-step student (1 NFE, the analogue of SD-Turbo). With ``steps=k`` (k >= 2) the
+teacher samples instead, in k Euler steps of the flow-matching ODE with classifier-free
+guidance ``guidance`` (2 NFEs a step, conditional and unconditional).
+Images are 32x32; the noise is the image-shaped z ~ N(0, I), shape (3, 32, 32).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import torch
+
+from bench.errors import WeightsError
+from bench.generators.base import Cond, Generator, ModelInfo, generator
+from bench.generators.common import DTYPE_NAMES, parse_options
+from bench.shapes import language
+from bench.shapes.model import FlowModel, euler_sample, one_step, to_image
+from bench.shapes.train import GUIDANCE, STUDENT, TEACHER, WEIGHTS, load
+
+
+class ShapesGenerator(Generator):
+    name = "shapes"
+    noise_shape = (3, 32, 32)
+
+    def __init__(self, model: FlowModel, steps: int, guidance: float, revision: str,
+                 device: Any = "cpu", dtype: torch.dtype = torch.float32):
+        super().__init__(device, dtype)
+        self.model = model.to(self.device, dtype)
+        self.steps, self.guidance, self.revision = steps, guidance, revision
+        self.nfe = 1 if steps == 1 else steps * (1 if guidance == 1.0 else 2)
+        self.freeze()
+
+    def check_prompts(self, prompts: list[str]) -> None:
+        for prompt in prompts:
+            language.check_prompt(prompt)
+
+    @torch.no_grad()
+    def encode(self, prompts: list[str]) -> Cond:
+        ids = language.tokenize(prompts).to(self.device)
+        cond = {"emb": self.model.encode(ids)}
+        if self.steps > 1 and self.guidance != 1.0:
+            cond["null"] = self.model.encode(language.tokenize([""] * len(prompts)).to(self.device))
+        return cond
+
+    def generate(self, z: torch.Tensor, cond: Cond) -> torch.Tensor:
+        # 1. Noise in the model's dtype
+        z = z.to(self.device, self.dtype)
+        # 2. One student step, or k guided teacher steps
+        if self.steps == 1:
+            x = one_step(self.model, z, cond["emb"])
+        else:
+            x = euler_sample(self.model, z, cond["emb"], self.steps, self.guidance, cond.get("null"))
+        # 3. Model space [-1, 1] to [0, 1]
+        return to_image(x.float())
+
+    def modules(self) -> list[torch.nn.Module]:
+        return [self.model]
+
+    def info(self) -> ModelInfo:
+        return ModelInfo("shapes", None, self.revision, DTYPE_NAMES.get(self.dtype, str(self.dtype)),
+                         {"steps": self.steps, "guidance": self.guidance, "nfe": self.nfe,
+                          "network": "student" if self.steps == 1 else "teacher"})
+
+
+def weights_revision(name: str) -> str:
+    """The first 12 hex digits of the weights file's sha256: the model's revision."""
+    return hashlib.sha256((WEIGHTS / f"{name}.safetensors").read_bytes()).hexdigest()[:12]
+
+
+@generator("shapes")
+def shapes(device: Any = "cpu", dtype: torch.dtype = torch.float32, **options: Any) -> ShapesGenerator:
+    """The built-in world's tiny flow model: one-step student (default) or k-step teacher; options: steps, guidance."""
+    opts = parse_options("shapes", options, {"steps": 1, "guidance": GUIDANCE})
+    name = STUDENT if opts["steps"] == 1 else TEACHER
+    if not (WEIGHTS / f"{name}.safetensors").exists():
+        raise WeightsError(f"the shapes {name} weights are missing from {WEIGHTS}; make them with "
+                           "`python -m bench.shapes.train all`")
+    return ShapesGenerator(load(name), opts["steps"], float(opts["guidance"]), weights_revision(name),
+                           device=device, dtype=dtype)

@@ -1,0 +1,28 @@
+"""Bootstrap confidence intervals over prompts (each prompt's seeds stay together)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+
+def bootstrap(df: Any, statistic: Callable[[Any], float], by: str = "prompt_id", n: int = 1000,
+              level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """(estimate, low, high): ``statistic`` on ``df`` and its percentile interval when the
+    groups ``by`` (prompts) are resampled with replacement ``n`` times."""
+    groups = [g for _, g in df.groupby(by, sort=True)]
+    rng = np.random.default_rng(seed)
+    import pandas as pd
+
+    stats = []
+    for _ in range(n):
+        pick = rng.integers(0, len(groups), len(groups))
+        stats.append(statistic(pd.concat([groups[i] for i in pick], ignore_index=True)))
+    low, high = np.percentile(stats, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
+    return float(statistic(df)), float(low), float(high)
+
+
+def geneval_overall(df: Any) -> float:
+    """GenEval's overall score: the unweighted mean of the per-task accuracies."""
+    return float(df.groupby("task")["geneval_correct"].mean().mean())
