@@ -123,6 +123,7 @@ class ListKind(str, Enum):
     models = "models"
     rewards = "rewards"
     suites = "suites"
+    evaluators = "evaluators"
 
 
 @app.command("list")

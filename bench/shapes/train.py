@@ -76,10 +76,11 @@ def lr_at(step: int, steps: int, lr: float, warmup: int = 100) -> float:
 
 
 def train_teacher(steps: int, batch_size: int = 64, lr: float = 2e-3, seed: int = 0,
-                  ema_decay: float = 0.998, log_every: int = 25) -> tuple[FlowModel, dict]:
+                  ema_decay: float = 0.998, log_every: int = 25,
+                  config: ModelConfig = ModelConfig()) -> tuple[FlowModel, dict]:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = FlowModel()
+    model = FlowModel(config)
     ema = copy.deepcopy(model).requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     start, losses = time.perf_counter(), []
