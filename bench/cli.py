@@ -93,7 +93,7 @@ def run(
                f"mean reward {df['reward'].mean():.4f} (initial {df['reward_initial'].mean():.4f}), "
                f"{df['seconds'].mean():.3f} s and {df['nfe'].mean():g} NFEs per image")
     for name, table in result.summaries.items():
-        typer.echo(f"\n{name}:\n{table.to_string()}")
+        typer.echo(f"\n{name}:\n{table.to_string(index=False, float_format=lambda v: f'{v:.3f}')}")
 
 
 class ExportFormat(str, Enum):

@@ -18,12 +18,12 @@ RUN_KEYS = {"method", "model", "reward", "suite", "seeds", "limit", "batch_size"
 @dataclass(frozen=True)
 class RunConfig:
     method: str = "base"
-    model: str = "sd-turbo-tiny"
-    reward: str = "redness"
-    suite: str = "examples/prompts.txt"
+    model: str = "shapes"
+    reward: str = "shapes-clip"
+    suite: str = "shapes-geneval"
     seeds: tuple[int, ...] = (0, 1, 2, 3)
     limit: int | None = None
-    batch_size: int = 1
+    batch_size: int = 32
     out: str | None = None
     device: str = "cpu"
     dtype: str = "float32"

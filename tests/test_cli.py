@@ -60,7 +60,7 @@ def test_reno_records_have_every_column_and_never_lose_reward(prompt_file, tmp_p
 
 
 def test_same_command_twice_gives_identical_records(prompt_file, tmp_path):
-    args = ["run", "--method", "best-of-n", "--set", "n=3", "--model", MODEL, "--suite", prompt_file,
+    args = ["run", "--method", "best-of-n", "--set", "n=3", "--model", MODEL, "--reward", "redness", "--suite", prompt_file,
             "--seeds", "0-1", "-q", "--batch-size", "2"]
     assert bench(*args, "--out", tmp_path / "a" / "R").exit_code == 0
     assert bench(*args, "--out", tmp_path / "b" / "R").exit_code == 0
@@ -70,7 +70,7 @@ def test_same_command_twice_gives_identical_records(prompt_file, tmp_path):
 
 
 def test_a_crashed_run_resumes_with_no_missing_and_no_duplicate_rows(prompt_file, tmp_path, monkeypatch):
-    args = ["run", "--method", "base", "--model", MODEL, "--suite", prompt_file, "--seeds", "0-3", "-q",
+    args = ["run", "--method", "base", "--model", MODEL, "--reward", "redness", "--suite", prompt_file, "--seeds", "0-3", "-q",
             "--batch-size", "1"]
     assert bench(*args, "--out", tmp_path / "clean").exit_code == 0
 
@@ -103,7 +103,7 @@ def test_a_crashed_run_resumes_with_no_missing_and_no_duplicate_rows(prompt_file
 
 def test_export_formats(prompt_file, tmp_path):
     out = tmp_path / "R"
-    assert bench("run", "--model", MODEL, "--suite", prompt_file, "--seeds", "0", "--out", out, "-q").exit_code == 0
+    assert bench("run", "--model", MODEL, "--reward", "redness", "--suite", prompt_file, "--seeds", "0", "--out", out, "-q").exit_code == 0
     for fmt in ["csv", "parquet", "jsonl"]:
         target = tmp_path / f"x.{fmt}"
         assert bench("export", out, "--format", fmt, "--output", target).exit_code == 0
@@ -150,7 +150,7 @@ BAD_INPUTS = {
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
 def test_bad_input_is_one_line_and_exit_code_2(case, prompt_file, tmp_path):
     args, message = BAD_INPUTS[case]
-    defaults = ["--model", MODEL, "--suite", prompt_file, "--out", tmp_path / "R"]
+    defaults = ["--model", MODEL, "--reward", "redness", "--suite", prompt_file, "--out", tmp_path / "R"]
     result = bench("run", *defaults, *args)
     assert result.exit_code == 2
     assert result.stderr == f"error: {message}\n"
@@ -173,28 +173,28 @@ def test_malformed_config_is_one_line(prompt_file, tmp_path):
 def test_unreadable_suite_file_is_one_line(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"\xff\xfe\x00 not utf-8 \x80")
-    assert "bad.txt" in _error_line(bench("run", "--model", MODEL, "--suite", bad, "--out", tmp_path / "R"))
+    assert "bad.txt" in _error_line(bench("run", "--model", MODEL, "--reward", "redness", "--suite", bad, "--out", tmp_path / "R"))
     missing = tmp_path / "missing.txt"
-    assert "missing.txt" in _error_line(bench("run", "--model", MODEL, "--suite", missing, "--out", tmp_path / "R"))
+    assert "missing.txt" in _error_line(bench("run", "--model", MODEL, "--reward", "redness", "--suite", missing, "--out", tmp_path / "R"))
 
 
 def test_unwritable_out_is_one_line(prompt_file, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    line = _error_line(bench("run", "--model", MODEL, "--suite", prompt_file, "--out", blocker / "R"))
+    line = _error_line(bench("run", "--model", MODEL, "--reward", "redness", "--suite", prompt_file, "--out", blocker / "R"))
     assert line.startswith(f"error: cannot write to --out '{blocker / 'R'}'")
 
 
 def test_checksum_mismatch_is_one_line(tmp_path, shared_suites):
     path = _corrupt_geneval(tmp_path, shared_suites)
-    line = _error_line(bench("run", "--model", MODEL, "--suite", f"geneval:{path}", "--out", tmp_path / "R"))
+    line = _error_line(bench("run", "--model", MODEL, "--reward", "redness", "--suite", f"geneval:{path}", "--out", tmp_path / "R"))
     assert "sha256" in line
 
 
 def test_a_folder_holding_another_run_is_refused(prompt_file, tmp_path):
     out = tmp_path / "R"
-    assert bench("run", "--model", MODEL, "--suite", prompt_file, "--seeds", "0", "--out", out, "-q").exit_code == 0
-    line = _error_line(bench("run", "--method", "reno", "--model", MODEL, "--suite", prompt_file, "--out", out))
+    assert bench("run", "--model", MODEL, "--reward", "redness", "--suite", prompt_file, "--seeds", "0", "--out", out, "-q").exit_code == 0
+    line = _error_line(bench("run", "--method", "reno", "--model", MODEL, "--reward", "redness", "--suite", prompt_file, "--out", out))
     assert "holds another run" in line
 
 

@@ -20,7 +20,7 @@ def test_flags_override_toml_and_sets_override_method_tables():
     cfg = build_config(toml, {"seeds": "7", "batch_size": None}, ["iterations=3"])
     assert cfg.method == "reno" and cfg.seeds == (7,) and cfg.batch_size == 2
     assert cfg.settings == {"iterations": "3", "lr": 2.0}
-    assert cfg.run_dir().as_posix() == "results/reno-sd-turbo-tiny-prompts"
+    assert cfg.run_dir().as_posix() == "results/reno-shapes-shapes-geneval"
 
 
 def test_bad_config_values_are_named():

@@ -17,7 +17,7 @@ from bench.records import TIMING_COLUMNS
 def test_two_ranks_write_the_same_records_as_one(tmp_path: Path):
     prompts = tmp_path / "P.txt"
     prompts.write_text("a red apple\na blue car\na green tree\n")
-    args = ["run", "--method", "best-of-n", "--set", "n=2", "--model", "sd-turbo-tiny",
+    args = ["run", "--method", "best-of-n", "--set", "n=2", "--model", "sd-turbo-tiny", "--reward", "redness",
             "--suite", str(prompts), "--seeds", "0-2", "-q"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     one = subprocess.run([sys.executable, "-m", "bench.cli", *args, "--out", str(tmp_path / "one" / "R")],

@@ -20,7 +20,7 @@ def test_sigkill_midway_then_rerun_equals_a_clean_run(tmp_path: Path):
     prompts = tmp_path / "P.txt"
     prompts.write_text("".join(f"a photo of thing {i}\n" for i in range(6)))
     args = [sys.executable, "-m", "bench.cli", "run", "--method", "reno", "--set", "iterations=4",
-            "--model", "sd-turbo-tiny", "--suite", str(prompts), "--seeds", "0-3", "--batch-size", "1", "-q"]
+            "--model", "sd-turbo-tiny", "--reward", "redness", "--suite", str(prompts), "--seeds", "0-3", "--batch-size", "1", "-q"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     out = tmp_path / "killed"
     proc = subprocess.Popen([*args, "--out", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

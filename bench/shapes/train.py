@@ -1,8 +1,9 @@
 """The recipe that makes the shapes world's generator: a flow-matching teacher, then a one-step student.
 
-    python -m bench.shapes.train teacher --steps 3000          # ~ on 2 CPU cores
+    python -m bench.shapes.train all      # teacher, student and the shapes-clip reward
+    python -m bench.shapes.train teacher --steps 3000
     python -m bench.shapes.train student --steps 2000 --pairs 8192
-    python -m bench.shapes.train all                          # both, with the defaults
+    python -m bench.shapes.train clip     # = python -m bench.shapes.clip --steps 1000
 
 Data are drawn on the fly: half GenEval-phrased prompts with scenes drawn to satisfy them,
 half random scenes with varied captions (``language.training_example``); 10 % of captions
@@ -32,7 +33,7 @@ from bench.shapes.scene import render, to_tensor
 log = logging.getLogger(__name__)
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 TEACHER, STUDENT = "shapes_teacher", "shapes_student"
-GUIDANCE, TEACHER_STEPS = 3.0, 8
+GUIDANCE, TEACHER_STEPS = 2.0, 8
 
 
 # 1. Data ---------------------------------------------------------------------------------------
@@ -114,13 +115,15 @@ def teacher_pairs(teacher: FlowModel, n: int, seed: int = 1, chunk: int = 256) -
     gen = torch.Generator().manual_seed(seed)
     null = teacher.encode(language.tokenize([""]))
     out: dict[str, list[torch.Tensor]] = {"ids": [], "z": [], "x": []}
-    for _ in range(0, n, chunk):
+    start = time.perf_counter()
+    for done in range(0, n, chunk):
         ids, _ = batch(rng, chunk)
         z = torch.randn(chunk, 3, 32, 32, generator=gen)
         emb = teacher.encode(ids)
         x = euler_sample(teacher, z, emb, TEACHER_STEPS, GUIDANCE, null.expand(chunk, -1, -1))
         for k, v in (("ids", ids), ("z", z), ("x", x.clamp(-1, 1))):
             out[k].append(v)
+        log.warning("teacher samples %d/%d (%.0f s)", min(done + chunk, n), n, time.perf_counter() - start)
     return {k: torch.cat(v)[:n] for k, v in out.items()}
 
 
@@ -153,7 +156,7 @@ def train_student(teacher: FlowModel, pairs: dict[str, torch.Tensor], steps: int
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Train the shapes world's teacher and one-step student.")
-    parser.add_argument("stage", choices=["teacher", "student", "all"])
+    parser.add_argument("stage", choices=["teacher", "student", "clip", "all"])
     parser.add_argument("--steps", type=int, default=None, help="training steps of the stage")
     parser.add_argument("--student-steps", type=int, default=2000)
     parser.add_argument("--teacher-steps", type=int, default=3000)
@@ -179,6 +182,10 @@ def main() -> None:
         save(student, STUDENT, {"training": meta, "threads": args.threads}, args.out)
         print(f"student: {pair_seconds:.0f} s for {args.pairs} teacher samples, "
               f"{meta['seconds']:.0f} s training, final loss {meta['final_loss']:.4f}")
+    if args.stage in ("clip", "all"):
+        from bench.shapes import clip
+
+        clip.main(["--out", str(args.out / "shapes_clip.safetensors")])
 
 
 if __name__ == "__main__":
