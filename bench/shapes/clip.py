@@ -29,7 +29,8 @@ from torch import nn
 
 from bench.errors import WeightsError
 from bench.shapes import language as L
-from bench.shapes.scene import BACKGROUND, COLORS, SHAPES, SIZE, SUPERSAMPLE, Obj, _mask
+from bench.shapes.scene import BACKGROUND, COLORS, SHAPES, Obj
+from bench.shapes.scene import render as scene_render
 
 VERSION = "shapes-clip-v1"
 MAX_TOKENS = 18  # the longest caption: four "a red circle" parts joined by "and"
@@ -79,23 +80,7 @@ def tokenize(texts: list[str]) -> torch.Tensor:
 
 
 # 2. Data: scenes rendered fast, captions and their hard negatives ---------------------------
-_COORDS = (np.arange(SIZE * SUPERSAMPLE, dtype=np.float32) + 0.5) / SUPERSAMPLE
-_BACKGROUND = np.full((len(_COORDS), len(_COORDS), 3), BACKGROUND, dtype=np.float32)
-
-
-def render(objs: list[Obj]) -> np.ndarray:
-    """scene.render to within float rounding, four times faster: each shape's mask is computed
-    only inside its box, and the 4 x 4 supersamples are averaged by strided sums."""
-    n, k = len(_COORDS), SUPERSAMPLE
-    canvas = _BACKGROUND.copy()
-    for o in objs:
-        x0, x1 = max(int((o.x - o.r) * k) - 1, 0), min(int((o.x + o.r) * k) + 2, n)
-        y0, y1 = max(int((o.y - o.r) * k) - 1, 0), min(int((o.y + o.r) * k) + 2, n)
-        xs, ys = np.meshgrid(_COORDS[x0:x1], _COORDS[y0:y1])
-        canvas[y0:y1, x0:x1][_mask(o, xs, ys)] = COLORS[o.color]
-    rows = canvas.reshape(SIZE, k, n, 3)
-    rows = sum(rows[:, i] for i in range(k)).reshape(SIZE, SIZE, k, 3)
-    return sum(rows[:, :, i] for i in range(k)) / (k * k)
+render = scene_render  # the shared renderer (box-restricted masks, strided averaging)
 
 
 def parse(text: str) -> tuple[list[tuple[int, str | None, str]], str | None]:

@@ -63,11 +63,25 @@ def test_missing_weights_say_how_to_make_them(tmp_path):
     assert "\n" not in str(err.value)
 
 
-def test_fast_render_matches_the_scene_renderer_and_negatives_are_false():
+def _naive_render(objs):
+    """Every supersample of the whole canvas tested against every shape, then averaged."""
+    from bench.shapes.scene import BACKGROUND, COLORS as PALETTE, SIZE, SUPERSAMPLE, _mask
+
+    n = SIZE * SUPERSAMPLE
+    coords = (np.arange(n, dtype=np.float32) + 0.5) / SUPERSAMPLE
+    xs, ys = np.meshgrid(coords, coords)
+    canvas = np.empty((n, n, 3), dtype=np.float32)
+    canvas[:] = BACKGROUND
+    for o in objs:
+        canvas[_mask(o, xs, ys)] = PALETTE[o.color]
+    return canvas.reshape(SIZE, SUPERSAMPLE, SIZE, SUPERSAMPLE, 3).mean(axis=(1, 3))
+
+
+def test_renderer_matches_a_naive_one_and_negatives_are_false():
     rng = np.random.default_rng(7)
     for _ in range(40):
         text, objs, _ = L.training_example(rng)
-        assert np.allclose(clip.render(objs), render(objs), atol=1e-6)
+        assert np.allclose(render(objs), _naive_render(objs), atol=1e-6)
         assert clip.text_of(*clip.parse(text)) == text and clip.holds(objs, *clip.parse(text))
         for kind, neg in clip.negatives(text, objs, rng).items():
             assert neg is None or (neg != text and not clip.holds(objs, *clip.parse(neg))), kind
