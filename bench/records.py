@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import io
 import os
+import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -36,12 +38,17 @@ def row_key(identity: dict[str, Any], prompt_id: str, prompt: str, seed: int) ->
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Write ``data`` to ``path`` via a temporary file and os.replace: never half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -96,9 +103,9 @@ def finalize(run_dir: Path) -> "Any":
         df = df[[c for c in COLUMNS if c in df.columns] + extras].reset_index(drop=True)
     else:
         df = pd.DataFrame(columns=COLUMNS)
-    tmp = run_dir / ".records.parquet.tmp"
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, run_dir / "records.parquet")
+    parquet = io.BytesIO()
+    df.to_parquet(parquet, index=False)
+    atomic_write_bytes(run_dir / "records.parquet", parquet.getvalue())
     atomic_write_text(run_dir / "records.csv", df.to_csv(index=False))
     return df
 

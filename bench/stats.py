@@ -25,4 +25,6 @@ def bootstrap(df: Any, statistic: Callable[[Any], float], by: str = "prompt_id",
 
 def geneval_overall(df: Any) -> float:
     """GenEval's overall score: the unweighted mean of the per-task accuracies."""
-    return float(df.groupby("task")["geneval_correct"].mean().mean())
+    from bench.evaluators.geneval import overall
+
+    return float(overall(df.groupby("task")["geneval_correct"].mean().to_dict()))

@@ -20,12 +20,12 @@ import hashlib
 import http.client
 import logging
 import os
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from bench.errors import SuiteError
+from bench.records import atomic_write_bytes
 from bench.suites.plain import one_line, read_bytes
 
 log = logging.getLogger(__name__)
@@ -104,21 +104,6 @@ def load_local(path: Path, remote: RemoteFile) -> Loaded:
     return Loaded(data, str(file.resolve()))
 
 
-def _write_atomic(target: Path, data: bytes) -> None:
-    """Write ``data`` to ``target`` via a temporary file and os.replace: never half a file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def fetch(remote: RemoteFile, suite: str) -> Loaded:
     """``remote`` from the cache, downloading it on a miss; ``suite`` names it in messages."""
     target = cache_path(remote)
@@ -140,7 +125,8 @@ def fetch(remote: RemoteFile, suite: str) -> Loaded:
     _check(data, remote, f"download {remote.url}", f"nothing was cached; retry, or {hint} "
            "with the canonical file")
     try:
-        _write_atomic(target, data)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(target, data)
     except OSError as e:
         log.warning("could not cache %s at %s (%s); set BENCH_CACHE to a writable folder",
                     remote.filename, target, one_line(e))
