@@ -96,6 +96,47 @@ def run(
         typer.echo(f"\n{name}:\n{table.to_string(index=False, float_format=lambda v: f'{v:.3f}')}")
 
 
+@app.command()
+@cli_errors
+def train(
+    method: str = typer.Option("hypernoise", "--method", "-m", help="What to train (hypernoise)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Generator (bench list models)."),
+    reward: Optional[str] = typer.Option(None, "--reward", help="Reward name or weighted sum '5*a+b'."),
+    prompts: Optional[str] = typer.Option(None, "--prompts", help="Training prompts: suite NAME or a prompt file."),
+    eval_prompts: Optional[str] = typer.Option(None, "--eval-prompts", help="Held-out prompts ('' for none)."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Optimisation steps (a rerun resumes)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per step (per micro-batch)."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Output folder (default results/hypernoise-<model>)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or cuda:N."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="float32, float16 or bfloat16."),
+    set_: List[str] = typer.Option([], "--set", help="Training setting key=value, e.g. lr=1e-3 (repeatable)."),
+    model_set: List[str] = typer.Option([], "--model-set", help="Model option key=value (repeatable)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Train a noise modulator (HyperNoise) against a reward; rerunning the same command resumes.
+
+    Example: bench train --method hypernoise --model shapes --reward shapes-clip --prompts shapes-train --steps 300
+    """
+    from bench.config import parse_sets
+    from bench.errors import ConfigError
+
+    if method != "hypernoise":
+        raise ConfigError(f"bench train trains 'hypernoise' only (got '{method}'); use --method hypernoise")
+    from methods.hypernoise.trainer import Trainer, train_config
+
+    values = {"model": model, "reward": reward, "prompts": prompts, "eval_prompts": eval_prompts,
+              "steps": steps, "batch_size": batch_size, "device": device, "dtype": dtype,
+              **parse_sets(set_)}
+    if model_set:
+        values["model_options"] = parse_sets(model_set)
+    values["out"] = out or f"results/hypernoise-{model or 'shapes'}"
+    trainer = Trainer(train_config(values))
+    path = trainer.run(progress=not quiet)
+    cost = trainer.cost
+    typer.echo(f"{path} after {trainer.step} steps; training cost {cost['seconds']:.1f} s, "
+               f"{cost['nfe']} NFEs; log in {path.parent}/log.csv and log.png")
+
+
 class ExportFormat(str, Enum):
     csv = "csv"
     parquet = "parquet"

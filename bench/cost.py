@@ -57,6 +57,10 @@ class MeteredGenerator:
         self._meter.nfe += self._generator.nfe * z.shape[0]
         return self._generator.generate(z, cond)
 
+    def network_output(self, z: torch.Tensor, cond: Any) -> torch.Tensor:
+        self._meter.nfe += z.shape[0]  # one network evaluation per image (a noise modulator's pass)
+        return self._generator.network_output(z, cond)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._generator, name)
 

@@ -158,6 +158,9 @@ def run(config: RunConfig, progress: bool = True) -> RunResult:
             generator = load_generator(config.model, device=str(device), dtype=config.dtype,
                                        **config.model_options).freeze()
             generator.check_prompts([p.text for p in prompts])
+            # A method that loads artifacts for this model (a trained modulator) does so once, here
+            prepare = getattr(method_fn, "prepare", None)
+            artifacts = prepare(generator) if prepare is not None else None
             reward = load_reward(config.reward, device=device)
             scorers = [load_evaluator(name, device=device) for name in suite.evaluators]
         except BenchError:
@@ -167,6 +170,8 @@ def run(config: RunConfig, progress: bool = True) -> RunResult:
         reward.requires_grad_(False).eval()
         model_info = generator.info()
         key_identity = {**identity, "model_revision": model_info.revision}
+        if artifacts is not None:  # rows made with another checkpoint are other rows
+            key_identity["method_artifacts"] = artifacts.get("sha256")
 
         # 2c. The grid, this rank's shard of it, and what is already on disk
         pairs = [(p, s) for p in prompts for s in config.seeds]
@@ -187,6 +192,7 @@ def run(config: RunConfig, progress: bool = True) -> RunResult:
                 "packages": package_versions(), "git_commit": git_commit(),
                 "device": {"type": device.type, "name": device_name(device), "world_size": dist.world},
                 "torch_threads": torch.get_num_threads(),
+                **({"method_artifacts": artifacts} if artifacts is not None else {}),
             })
 
         # 2d. Batches of (prompt, seed) rows through the method

@@ -16,7 +16,7 @@ def test_unknown_name_suggests_the_closest():
 
     with pytest.raises(UnknownNameError, match=r"^unknown method 'bestofn'. Did you mean: best-of-n\?$"):
         methods.get("bestofn")
-    with pytest.raises(UnknownNameError, match=r"Known: base, best-of-n, reno"):
+    with pytest.raises(UnknownNameError, match=r"Known: base, best-of-n, hypernoise, reno"):
         methods.get("zzzzzz")
 
 

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import torch
 
+from bench.errors import BenchError
 from bench.registry import Registry
 
 Cond = dict[str, torch.Tensor]
@@ -69,6 +70,20 @@ class Generator(abc.ABC):
 
     def check_prompts(self, prompts: list[str]) -> None:
         """Raise a one-line BenchError for prompts this model cannot read (before any work)."""
+
+    # -- for noise modulators (HyperNoise): f_φ is this network with a LoRA adapter ----------
+    def network(self) -> torch.nn.Module:
+        """The denoising network (a diffusers model: it takes peft adapters)."""
+        raise BenchError(f"model '{self.name}' does not expose its network to noise modulators; "
+                         "use a model that does (see `bench list models`)")
+
+    def output_layer(self) -> str:
+        """Name of the network's final output layer (inside ``network()``)."""
+        return "conv_out"
+
+    def network_output(self, z: torch.Tensor, cond: Cond) -> torch.Tensor:
+        """The network's raw output on the first step's input made from ``z``; shaped like z."""
+        raise BenchError(f"model '{self.name}' does not expose its network to noise modulators")
 
     # -- shared behaviour ---------------------------------------------------------------------
     def noise(self, seeds: list[int]) -> torch.Tensor:

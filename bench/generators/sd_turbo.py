@@ -59,17 +59,27 @@ class SDTurbo(DiffusersGenerator):
         latents = z * self.init_noise_sigma
 
         for i in range(self.steps):
-            sigma = self.sigmas[i]
             # 2. Predict the UNet output on the scaled input (one pass: no classifier-free guidance)
-            model_input = (latents / (sigma**2 + 1) ** 0.5).to(self.dtype)
-            timestep = torch.full((batch,), self.timesteps[i], device=self.device)
-            output = self.denoiser(model_input, timestep, encoder_hidden_states=cond["prompt_embeds"],
-                                   return_dict=False, **extra)[0].float()
+            output = self._predict(latents, i, cond, extra).float()
             # 3. Euler (ancestral) step to the next sigma
             latents = self._euler_step(latents, output, i, z)
 
         # 4. Decode latents / scaling_factor; (x / 2 + 0.5).clamp(0, 1)
         return self._decode(latents / self.vae.config.scaling_factor)
+
+    def _predict(self, latents: torch.Tensor, i: int, cond: Cond, extra: dict[str, Any]) -> torch.Tensor:
+        """The UNet's output at step i, on the input scaled by 1 / sqrt(sigma_i² + 1)."""
+        model_input = (latents / (self.sigmas[i] ** 2 + 1) ** 0.5).to(self.dtype)
+        timestep = torch.full((latents.shape[0],), self.timesteps[i], device=self.device)
+        return self.denoiser(model_input, timestep, encoder_hidden_states=cond["prompt_embeds"],
+                             return_dict=False, **extra)[0]
+
+    def network(self) -> torch.nn.Module:
+        return self.denoiser
+
+    def network_output(self, z: torch.Tensor, cond: Cond) -> torch.Tensor:
+        z = self._check_noise(z)
+        return self._predict(z * self.init_noise_sigma, 0, cond, self._unet_kwargs(cond, z.shape[0]))
 
     def _euler_step(self, latents: torch.Tensor, output: torch.Tensor, i: int, z: torch.Tensor) -> torch.Tensor:
         sigma, sigma_next = self.sigmas[i], self.sigmas[i + 1]

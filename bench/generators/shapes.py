@@ -1,8 +1,11 @@
 """``shapes``: the built-in world's generator, trained by ``python -m bench.shapes.train``.
 
 Default: the one-step student (1 NFE, the analogue of SD-Turbo). With ``steps=k`` (k >= 2) the
-teacher samples instead, in k Euler steps of the flow-matching ODE with classifier-free
-guidance ``guidance`` (2 NFEs a step, conditional and unconditional).
+teacher samples instead, in k Euler steps of the flow-matching ODE (1 NFE a step); with
+``guidance`` > 1 classifier-free guidance is applied (2 NFEs a step, conditional and
+unconditional). The default guidance is 1, the setting the student was distilled from: in this
+world guidance pushes away from the unconditional scenes of 1-4 objects and so erases the single
+object of a prompt without a colour word.
 Images are 32x32; the noise is the image-shaped z ~ N(0, I), shape (3, 32, 32).
 """
 
@@ -58,6 +61,14 @@ class ShapesGenerator(Generator):
 
     def modules(self) -> list[torch.nn.Module]:
         return [self.model]
+
+    def network(self) -> torch.nn.Module:
+        return self.model.unet
+
+    def network_output(self, z: torch.Tensor, cond: Cond) -> torch.Tensor:
+        # The velocity at t = 1 (pure noise), the first step of student and teacher alike
+        z = z.to(self.device, self.dtype)
+        return self.model.velocity(z, torch.ones(z.shape[0], device=self.device), cond["emb"])
 
     def info(self) -> ModelInfo:
         return ModelInfo("shapes", None, self.revision, DTYPE_NAMES.get(self.dtype, str(self.dtype)),

@@ -1,0 +1,62 @@
+"""``hypernoise``: generate from the modulated noise ẑ = z + f_φ(z, c) (Eyring et al., 2025).
+
+f_φ is a trained LoRA adapter on the generator's own network (``modulator.py``); inference costs
+one extra network pass per image, counted in the record's NFEs. The checkpoint's training cost
+goes into the run's manifest (``method_artifacts``) so that reports can amortise it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from bench.errors import BenchError
+from methods.api import Job, Method, Sample, method
+from methods.hypernoise import checkpoint as ckpt
+from methods.hypernoise.modulator import Modulator
+
+
+def attach(generator: Any, path: ckpt.Path) -> tuple[Modulator, dict[str, Any]]:
+    """Load a checkpoint onto the generator's network; checks it was trained for this model."""
+    weights, meta = ckpt.read(path)
+    info = generator.info()
+    want = meta.get("model", {})
+    if want.get("name") != generator.name or want.get("revision") != info.revision:
+        raise BenchError(f"hypernoise checkpoint {path} was trained for model '{want.get('name')}' "
+                         f"revision {want.get('revision')}, not '{generator.name}' revision {info.revision}; "
+                         "train one for this model with `bench train --method hypernoise`")
+    lora = meta["lora"]
+    modulator = Modulator(generator, rank=lora["rank"], alpha=lora["alpha"], targets=lora["targets"])
+    modulator.load_state_dict(weights)
+    return modulator.requires_grad_(False), meta
+
+
+@method("hypernoise")
+def hypernoise(checkpoint: str = "") -> Method:
+    """Noise hypernetwork: z -> z + f(z, c) by a trained LoRA modulator, then one draw."""
+    state: dict[str, Any] = {}
+
+    def prepare(generator: Any) -> dict[str, Any]:
+        """Attach the modulator once, before the first batch; what the manifest records."""
+        path = ckpt.resolve(checkpoint, generator.name)
+        state["modulator"], meta = attach(generator, path)
+        return {"checkpoint": str(path), "sha256": ckpt.sha256(path), "training": meta}
+
+    def run(job: Job) -> list[Sample]:
+        if "modulator" not in state:
+            prepare(job.generator)
+        gen, modulator = job.generator, state["modulator"]
+        with torch.no_grad():
+            # 1. Encode and draw the seeds' noise, as base does
+            cond = gen.encode(job.prompts)
+            z = gen.noise(job.seeds)
+            # 2. Move the noise: ẑ = z + f_φ(z, c) (one network pass, counted by the meter)
+            z_hat, f = modulator(gen, z, cond)
+            # 3. Generate from the modulated noise with the adapter off
+            images = gen.generate(z_hat, cond)
+        norms = f.flatten(1).norm(dim=1).tolist()
+        return [Sample(image=img, extras={"modulation_norm": n}) for img, n in zip(images, norms)]
+
+    run.prepare = prepare  # type: ignore[attr-defined]
+    return run

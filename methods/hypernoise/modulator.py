@@ -1,0 +1,123 @@
+"""The noise modulator f_φ of Noise Hypernetworks: the generator's own network with LoRA.
+
+HyperNoise (Eyring et al., 2025) learns f_φ so that ẑ = z + f_φ(z, c) follows the
+reward-tilted noise distribution. f_φ is the generator's denoising network with a LoRA
+adapter on its Linear and Conv layers:
+
+    f_φ(z, c) = network_output(z, c) with the adapter ON, where the final output layer
+                returns only its LoRA branch (B·A·x·scale), so f_φ ≡ 0 at the start (B = 0);
+    g(ẑ, c)   = the generator with the adapter OFF.
+
+One copy of the network is in memory; ``modulating()`` switches between the two roles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import torch
+from peft import LoraConfig
+
+from bench.errors import BenchError
+
+ADAPTER = "hypernoise"
+LAYER_TYPES = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d)
+
+
+def lora_targets(network: torch.nn.Module, output_layer: str) -> list[str]:
+    """Every Linear/Conv layer of the network, the output layer last (it must be adapted)."""
+    names = [n for n, m in network.named_modules() if isinstance(m, LAYER_TYPES) and n != output_layer]
+    return names + [output_layer]
+
+
+class Modulator:
+    """f_φ on top of a generator: attach LoRA to its network, toggle it, compute ẑ.
+
+    The adapter lives in the generator's network; calls take the generator (possibly a metered
+    wrapper of it, which counts the modulator pass as one network evaluation per image).
+    """
+
+    def __init__(self, generator, rank: int = 16, alpha: float | None = None,
+                 targets: list[str] | None = None):
+        if rank < 1:
+            raise BenchError(f"hypernoise needs rank >= 1; got rank={rank}")
+        self.network = generator.network()
+        self.output_layer = generator.output_layer()
+        self.rank, self.alpha = rank, float(alpha if alpha is not None else 2 * rank)
+        self.targets = list(targets) if targets else lora_targets(self.network, self.output_layer)
+        if self.output_layer not in self.targets:
+            self.targets.append(self.output_layer)
+        config = LoraConfig(r=rank, lora_alpha=self.alpha, target_modules=self.targets,
+                            init_lora_weights="gaussian")
+        self.network.add_adapter(config, adapter_name=ADAPTER)
+        self._head = self.network.get_submodule(self.output_layer)
+        self._head_only = False
+        self._hook = self._head.register_forward_hook(self._lora_branch_only)
+        self._params = [p for n, p in self.network.named_parameters() if ADAPTER in n and "lora_" in n]
+        self.trainable = True
+        self._adapter_off()
+
+    def _adapter_off(self) -> None:
+        # peft's disable_adapters() also turns requires_grad off; f_φ's weights keep theirs
+        self.network.disable_adapters()
+        for p in self._params:
+            p.requires_grad_(self.trainable)
+
+    def requires_grad_(self, flag: bool) -> "Modulator":
+        self.trainable = flag
+        for p in self._params:
+            p.requires_grad_(flag)
+        return self
+
+    # -- f_φ: the output layer's LoRA branch alone -------------------------------------------
+    def _lora_branch_only(self, module: torch.nn.Module, args: tuple, output: torch.Tensor):
+        if not self._head_only:
+            return None
+        x = args[0].to(module.lora_A[ADAPTER].weight.dtype)
+        return (module.lora_B[ADAPTER](module.lora_A[ADAPTER](x)) * module.scaling[ADAPTER]).to(output.dtype)
+
+    @contextlib.contextmanager
+    def modulating(self) -> Iterator[None]:
+        """Inside: the network is f_φ (adapter on, LoRA-only head). Outside: the plain g."""
+        self.network.enable_adapters()
+        for p in self._params:
+            p.requires_grad_(self.trainable)
+        self._head_only = True
+        try:
+            yield
+        finally:
+            self._head_only = False
+            self._adapter_off()
+
+    def delta(self, generator, z: torch.Tensor, cond: dict) -> torch.Tensor:
+        """f_φ(z, c), the same shape as z, in float32."""
+        with self.modulating():
+            return generator.network_output(z, cond).float()
+
+    def __call__(self, generator, z: torch.Tensor, cond: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """(ẑ, f) with ẑ = z + f_φ(z, c)."""
+        f = self.delta(generator, z, cond)
+        return z.float() + f, f
+
+    # -- parameters and state -----------------------------------------------------------------
+    def parameters(self) -> list[torch.nn.Parameter]:
+        return list(self._params)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {n: p.detach().clone() for n, p in self.network.named_parameters() if ADAPTER in n and "lora_" in n}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        own = dict(self.network.named_parameters())
+        missing = sorted(set(self.state_dict()) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        if missing or unexpected:
+            raise BenchError(f"hypernoise checkpoint does not fit this model: "
+                             f"{len(missing)} adapter weights missing, {len(unexpected)} unexpected "
+                             f"(first: {(missing or unexpected)[0]}); was it trained for another model?")
+        with torch.no_grad():
+            for name, value in state.items():
+                own[name].copy_(value.to(own[name].dtype))
+
+    def remove(self) -> None:
+        self._hook.remove()

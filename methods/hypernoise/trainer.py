@@ -1,0 +1,395 @@
+"""Train a noise modulator f_φ (HyperNoise, Eyring et al., 2025) against a reward.
+
+The loss per image, with ẑ = z + f_φ(z, c) and x = g(ẑ, c) (adapter off for g):
+
+    L = reg_weight · ½ · agg(f_φ(z, c)²) − r(x, c) / temperature
+
+``agg`` is ``sum`` over the noise's d dimensions (``reg = "sum"``, the paper's ½‖f‖²) or
+``mean`` (``reg = "mean"``, as the released code writes 0.5·mean(f²)). Dividing L by its
+regulariser's weight gives the paper's form ½‖f‖² − r/α, whose minimiser pushes N(0, I) to the
+reward-tilted p(z) ∝ N(z; 0, I)·exp(r(g(z))/α), with
+
+    α = reg_weight · temperature          for reg = "sum",
+    α = reg_weight · temperature / d      for reg = "mean".
+
+The reward is the natural score; the reference losses ("constant − score") give the same
+gradients.
+
+Each step draws its prompts and noise from a generator seeded by (seed, step, micro-batch), so
+a run resumed from its last checkpoint continues exactly as an uninterrupted run would.
+Outputs in ``out``: ``hypernoise.safetensors`` (+ ``.json``), ``trainer_state.safetensors``
+(optimiser state and step, for resuming), ``log.csv`` and ``log.png`` (loss, reward,
+regulariser, gradient norm), ``eval.csv`` (held-out prompts: reward of g(z) and g(ẑ), and the
+evaluators' verdicts where the prompts carry metadata).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save
+
+from bench.errors import ConfigError
+from bench.records import atomic_write_bytes
+from methods.hypernoise import checkpoint as ckpt
+from methods.hypernoise.modulator import Modulator
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = "shapes"
+    reward: str = "shapes-clip"
+    prompts: str = "shapes-train"  # suite spec of the training prompts
+    eval_prompts: str = "shapes-geneval"  # held-out prompts ("" for none)
+    out: str = "results/hypernoise"
+    model_options: dict[str, Any] = field(default_factory=dict)
+    steps: int = 500
+    batch_size: int = 16
+    accumulation: int = 1
+    optimizer: str = "sgd"  # sgd (momentum, as the paper for SD-Turbo/SANA) or adamw (FLUX)
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    warmup: int = 0
+    grad_clip: float = 1.0
+    rank: int = 16
+    lora_alpha: float | None = None  # default 2·rank
+    reg: str = "mean"  # "mean" (released code) or "sum" (the paper's ½‖f‖²)
+    reg_weight: float = 1.0
+    temperature: float = 1.0
+    noise: str = "independent"  # "independent" (one noise per image) or "shared" (one per batch)
+    seed: int = 0
+    eval_every: int = 100
+    eval_size: int = 64
+    save_every: int = 100
+    gradient_checkpointing: bool = False
+    bf16: bool = False  # autocast to bfloat16 (CUDA only)
+    device: str = "cpu"
+    dtype: str = "float32"
+
+    def check(self) -> None:
+        problems = [
+            (self.steps < 1, "steps >= 1"), (self.batch_size < 1, "batch_size >= 1"),
+            (self.accumulation < 1, "accumulation >= 1"), (self.lr <= 0, "lr > 0"),
+            (self.optimizer not in ("sgd", "adamw"), "optimizer sgd or adamw"),
+            (self.reg not in ("mean", "sum"), "reg mean or sum"),
+            (self.noise not in ("independent", "shared"), "noise independent or shared"),
+            (self.temperature <= 0, "temperature > 0"), (self.reg_weight < 0, "reg_weight >= 0"),
+            (self.grad_clip <= 0, "grad_clip > 0"), (self.warmup < 0, "warmup >= 0"),
+            (self.rank < 1, "rank >= 1"), (self.eval_every < 1 or self.save_every < 1,
+                                           "eval_every and save_every >= 1"),
+            (self.bf16 and not self.device.startswith("cuda"), "bf16 only with a CUDA device"),
+        ]
+        bad = [need for wrong, need in problems if wrong]
+        if bad:
+            raise ConfigError(f"hypernoise training needs {bad[0]}; fix the setting and rerun")
+
+    def fingerprint(self) -> str:
+        """What must not change for a resume to be exact (out, steps and eval cadence may)."""
+        keep = {k: v for k, v in asdict(self).items()
+                if k not in {"out", "steps", "eval_every", "save_every", "eval_size", "device"}}
+        return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def train_config(values: dict[str, Any]) -> TrainConfig:
+    """A TrainConfig from strings or values (``--set key=value``, bench.toml), typed by the defaults."""
+    import dataclasses
+
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    typed: dict[str, Any] = {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        if key not in fields:
+            known = ", ".join(n for n in fields if n != "model_options")
+            raise ConfigError(f"hypernoise training has no setting '{key}'; its settings are: {known}")
+        default = TrainConfig.__dataclass_fields__[key].default
+        if key == "model_options" or not isinstance(value, str):
+            typed[key] = value
+            continue
+        kind = float if key == "lora_alpha" else type(default)
+        try:
+            if kind is bool:
+                if value.lower() not in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+                    raise ValueError(value)
+                typed[key] = value.lower() in {"1", "true", "yes", "on"}
+            else:
+                typed[key] = kind(value)
+        except ValueError:
+            raise ConfigError(f"hypernoise setting {key}={value!r} is not a {kind.__name__}") from None
+    return TrainConfig(**typed)
+
+
+LOG_FIELDS = ["step", "loss", "reward", "reg", "grad_norm", "lr", "seconds", "nfe"]
+EVAL_FIELDS = ["step", "reward_base", "reward_hypernoise", "modulation_norm", "accuracy_base",
+               "accuracy_hypernoise"]
+
+
+def lr_at(config: TrainConfig, step: int) -> float:
+    """Linear warm-up to lr, then constant."""
+    return config.lr * min(1.0, (step + 1) / config.warmup) if config.warmup else config.lr
+
+
+def batch_plan(config: TrainConfig, n_prompts: int, step: int, micro: int) -> tuple[np.ndarray, list[int]]:
+    """Prompt indices and noise seeds of one micro-batch, a function of (seed, step, micro) only."""
+    rng = np.random.default_rng([config.seed, step, micro])
+    idx = rng.integers(0, n_prompts, size=config.batch_size)
+    if config.noise == "shared":
+        seeds = [int(rng.integers(0, 2**31 - 1))] * config.batch_size
+    else:
+        seeds = [int(s) for s in rng.integers(0, 2**31 - 1, size=config.batch_size)]
+    return idx, seeds
+
+
+def regulariser(f: torch.Tensor, how: str) -> torch.Tensor:
+    """Per image ½·agg(f²) over the noise dimensions, in fp32."""
+    sq = f.float().flatten(1) ** 2
+    return 0.5 * (sq.mean(dim=1) if how == "mean" else sq.sum(dim=1))
+
+
+# -- optimiser state <-> safetensors (no pickle) -------------------------------------------------
+def optimizer_tensors(opt: torch.optim.Optimizer, names: list[str]) -> dict[str, torch.Tensor]:
+    state = opt.state_dict()["state"]
+    out = {}
+    for i, name in enumerate(names):
+        for key, value in state.get(i, {}).items():
+            out[f"{name}::{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
+    return out
+
+
+def load_optimizer_tensors(opt: torch.optim.Optimizer, names: list[str], tensors: dict[str, torch.Tensor]) -> None:
+    full = opt.state_dict()
+    state: dict[int, dict[str, Any]] = {}
+    for i, name in enumerate(names):
+        entries = {k.split("::", 1)[1]: v for k, v in tensors.items() if k.split("::", 1)[0] == name}
+        if entries:
+            state[i] = entries
+    full["state"] = state
+    opt.load_state_dict(full)
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig):
+        from bench.generators import load_generator
+        from bench.runner import check_device
+        from bench.suites import load_suite
+        from rewards import load_reward
+
+        config.check()
+        self.config = config
+        self.device = check_device(config.device)
+        self.out = Path(config.out)
+        self.train_prompts = list(load_suite(config.prompts).prompts)
+        if not self.train_prompts:
+            raise ConfigError(f"prompt set '{config.prompts}' is empty")
+        self.eval_suite = load_suite(config.eval_prompts) if config.eval_prompts else None
+        self.generator = load_generator(config.model, device=str(self.device), dtype=config.dtype,
+                                        **config.model_options).freeze()
+        self.generator.check_prompts([p.text for p in self.train_prompts])
+        self.reward = load_reward(config.reward, device=self.device)
+        self.reward.requires_grad_(False).eval()
+        if config.gradient_checkpointing:
+            self.generator.enable_gradient_checkpointing()
+        with torch.random.fork_rng(devices=[]):  # the adapter's Gaussian init, from the run's seed
+            torch.manual_seed(config.seed)
+            self.modulator = Modulator(self.generator, rank=config.rank, alpha=config.lora_alpha)
+        self.names = list(self.modulator.state_dict())
+        params = self.modulator.parameters()
+        if config.optimizer == "sgd":
+            self.opt: torch.optim.Optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
+                                                              weight_decay=config.weight_decay)
+        else:
+            self.opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        self.step = 0
+        self.cost = {"seconds": 0.0, "nfe": 0, "reward_forward": 0, "reward_backward": 0, "images": 0}
+        self.prompt_hash = hashlib.sha256("\n".join(p.text for p in self.train_prompts).encode()).hexdigest()
+
+    # -- one optimisation step -------------------------------------------------------------------
+    def train_step(self) -> dict[str, float]:
+        config, gen = self.config, self.generator
+        start = time.perf_counter()
+        self.opt.zero_grad(set_to_none=True)
+        totals = {"loss": 0.0, "reward": 0.0, "reg": 0.0}
+        for micro in range(config.accumulation):
+            idx, seeds = batch_plan(config, len(self.train_prompts), self.step, micro)
+            prompts = [self.train_prompts[i].text for i in idx]
+            cond = gen.encode(prompts)
+            z = gen.noise(seeds)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=config.bf16):
+                z_hat, f = self.modulator(gen, z, cond)  # adapter on
+                images = gen.generate(z_hat, cond)  # adapter off
+                reward = self.reward.score(images, prompts).float()
+            reg = regulariser(f, config.reg)
+            loss = (config.reg_weight * reg - reward / config.temperature).mean()
+            (loss / config.accumulation).backward()
+            for key, value in (("loss", loss), ("reward", reward.mean()), ("reg", reg.mean())):
+                totals[key] += float(value.detach()) / config.accumulation
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.modulator.parameters(), config.grad_clip))
+        lr = lr_at(config, self.step)
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        self.opt.step()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        images_done = config.batch_size * config.accumulation
+        self.cost["seconds"] += time.perf_counter() - start
+        self.cost["nfe"] += images_done * (1 + gen.nfe)  # the modulator pass + the generator's
+        self.cost["reward_forward"] += images_done
+        self.cost["reward_backward"] += images_done
+        self.cost["images"] += images_done
+        self.step += 1
+        return {"step": self.step, **totals, "grad_norm": grad_norm, "lr": lr,
+                "seconds": self.cost["seconds"], "nfe": self.cost["nfe"]}
+
+    # -- held-out evaluation ---------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float] | None:
+        if self.eval_suite is None:
+            return None
+        from bench.evaluators import load_evaluator
+
+        prompts = list(self.eval_suite.prompts)[: self.config.eval_size]
+        texts = [p.text for p in prompts]
+        gen = self.generator
+        cond = gen.encode(texts)
+        z = gen.noise(list(range(len(texts))))
+        z_hat, f = self.modulator(gen, z, cond)
+        base, moved = gen.generate(z, cond), gen.generate(z_hat, cond)
+        row = {"step": self.step,
+               "reward_base": float(self.reward.score(base, texts).mean()),
+               "reward_hypernoise": float(self.reward.score(moved, texts).mean()),
+               "modulation_norm": float(f.flatten(1).norm(dim=1).mean()),
+               "accuracy_base": float("nan"), "accuracy_hypernoise": float("nan")}
+        for name in self.eval_suite.evaluators[:1]:
+            evaluator = load_evaluator(name, device=self.device)
+            for key, imgs in (("accuracy_base", base), ("accuracy_hypernoise", moved)):
+                verdicts = evaluator.evaluate(imgs.float().cpu(), prompts)
+                row[key] = float(np.mean([v.get("geneval_correct", np.nan) for v in verdicts]))
+        return row
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def metadata(self) -> dict[str, Any]:
+        info = self.generator.info()
+        return {"model": {"name": self.generator.name, "hub_id": info.hub_id, "revision": info.revision,
+                          "dtype": info.dtype, "options": self.config.model_options},
+                "reward": self.reward.name, "prompts": {"spec": self.config.prompts, "n": len(self.train_prompts),
+                                                        "sha256": self.prompt_hash},
+                "lora": {"rank": self.modulator.rank, "alpha": self.modulator.alpha,
+                         "targets": self.modulator.targets},
+                "settings": asdict(self.config), "fingerprint": self.config.fingerprint(),
+                "step": self.step, "training_cost": dict(self.cost)}
+
+    def save(self) -> None:
+        ckpt.write(self.out / "hypernoise.safetensors", self.modulator.state_dict(), self.metadata())
+        state = optimizer_tensors(self.opt, self.names)
+        meta = {"step": str(self.step), "fingerprint": self.config.fingerprint(), "cost": json.dumps(self.cost)}
+        atomic_write_bytes(self.out / "trainer_state.safetensors", save(state, metadata=meta))
+
+    def resume(self) -> bool:
+        """Continue from the last checkpoint in ``out``, if there is one; refuse another run's."""
+        state_path = self.out / "trainer_state.safetensors"
+        if not state_path.is_file():
+            return False
+        weights, meta = ckpt.read(self.out / "hypernoise.safetensors")
+        with safe_open(str(state_path), "pt") as f:
+            header = f.metadata()
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        if header.get("fingerprint") != self.config.fingerprint() or meta.get("fingerprint") != header.get("fingerprint"):
+            raise ConfigError(f"{self.out} holds a hypernoise run with other settings; "
+                              "use another --out, or the same settings to resume it")
+        self.modulator.load_state_dict(weights)
+        load_optimizer_tensors(self.opt, self.names, tensors)
+        self.step = int(header["step"])
+        self.cost = json.loads(header["cost"])
+        return True
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self, progress: bool = False) -> Path:
+        from tqdm.auto import tqdm
+
+        self.out.mkdir(parents=True, exist_ok=True)
+        resumed = self.resume()
+        if resumed:
+            log.warning("resuming %s from step %d", self.out, self.step)
+        log_rows = _read_csv(self.out / "log.csv", self.step) if resumed else []
+        eval_rows = _read_csv(self.out / "eval.csv", self.step) if resumed else []
+        if not resumed and (row := self.evaluate()):
+            eval_rows.append(row)
+        bar = tqdm(total=self.config.steps, initial=self.step, unit="step", desc="hypernoise",
+                   disable=not progress, dynamic_ncols=True)
+        while self.step < self.config.steps:
+            row = self.train_step()
+            log_rows.append(row)
+            bar.set_postfix(loss=f"{row['loss']:.3f}", reward=f"{row['reward']:.3f}")
+            bar.update(1)
+            last = self.step == self.config.steps
+            if self.step % self.config.eval_every == 0 or last:
+                if (ev := self.evaluate()) is not None:
+                    eval_rows.append(ev)
+            if self.step % self.config.save_every == 0 or last:
+                self.save()
+                _write_csv(self.out / "log.csv", LOG_FIELDS, log_rows)
+                _write_csv(self.out / "eval.csv", EVAL_FIELDS, eval_rows)
+        bar.close()
+        if not (self.out / "hypernoise.safetensors").is_file():
+            self.save()
+        plot(log_rows, eval_rows, self.out / "log.png")
+        return self.out / "hypernoise.safetensors"
+
+
+def _read_csv(path: Path, up_to: int) -> list[dict[str, float]]:
+    if not path.is_file():
+        return []
+    with path.open() as f:
+        rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
+    return [r for r in rows if r["step"] <= up_to]
+
+
+def _write_csv(path: Path, fields: list[str], rows: list[dict[str, float]]) -> None:
+    import io
+
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_bytes(path, buf.getvalue().encode())
+
+
+def plot(log_rows: list[dict], eval_rows: list[dict], path: Path) -> None:
+    """Loss, reward, regulariser and gradient norm against the step, with held-out rewards."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.4), constrained_layout=True)
+    steps = [r["step"] for r in log_rows]
+    for ax, key, title in zip(axes, ("loss", "reward", "reg", "grad_norm"),
+                              ("loss", "reward (training batch)", "regulariser ½·agg(f²)", "gradient norm")):
+        ax.plot(steps, [r[key] for r in log_rows], lw=1, color="tab:blue", label="train")
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    if eval_rows:
+        ax = axes[1]
+        ax.plot([r["step"] for r in eval_rows], [r["reward_hypernoise"] for r in eval_rows], "o-",
+                color="tab:orange", label="held-out, hypernoise")
+        ax.plot([r["step"] for r in eval_rows], [r["reward_base"] for r in eval_rows], "--",
+                color="gray", label="held-out, base")
+        ax.legend(fontsize=8)
+    buf_path = path.with_suffix(".tmp.png")
+    fig.savefig(buf_path, dpi=100)
+    plt.close(fig)
+    buf_path.replace(path)

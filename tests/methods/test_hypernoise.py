@@ -1,0 +1,160 @@
+"""HyperNoise: the LoRA modulator, its trainer (with exact resume), checkpoints and the method."""
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from bench.cli import app
+from bench.cost import Meter, MeteredGenerator, MeteredReward
+from bench.errors import BenchError, ConfigError
+from bench.generators import load_generator
+from methods.api import Job, load_method
+from methods.hypernoise import checkpoint as ckpt
+from methods.hypernoise.modulator import Modulator
+from methods.hypernoise.trainer import Trainer, train_config
+from rewards import load_reward
+
+PROMPTS = "a red apple\na blue car\na green field\na white house\n"
+
+
+@pytest.fixture
+def prompt_file(tmp_path):
+    path = tmp_path / "prompts.txt"
+    path.write_text(PROMPTS)
+    return str(path)
+
+
+def _config(tmp_path, prompt_file, **overrides):
+    values = dict(model="sd-turbo-tiny", reward="redness", prompts=prompt_file, eval_prompts=prompt_file,
+                  out=str(tmp_path / "hn"), steps=4, batch_size=2, lr=0.1, temperature=0.01, rank=4, eval_size=4,
+                  eval_every=2, save_every=2)
+    return train_config({**values, **overrides})
+
+
+@pytest.mark.parametrize("model", ["sd-turbo-tiny", "sdxl-turbo-tiny"])
+def test_modulator_starts_at_zero_and_leaves_the_generator_untouched(model):
+    gen = load_generator(model).freeze()
+    cond, z = gen.encode(["a red apple", "a blue car"]), gen.noise([0, 1])
+    with torch.no_grad():
+        before = gen.generate(z, cond)
+        mod = Modulator(gen, rank=4)
+        z_hat, f = mod(gen, z, cond)
+        after = gen.generate(z, cond)
+    assert f.shape == z.shape and torch.count_nonzero(f) == 0  # f ≡ 0 at the start (B = 0)
+    assert torch.equal(z_hat, z)
+    assert torch.equal(before, after)  # adapter off: g is the plain generator
+    assert all(p.requires_grad for p in mod.parameters()) and mod.parameters()
+
+
+def test_gradients_reach_the_adapter_and_only_the_adapter():
+    gen = load_generator("sd-turbo-tiny").freeze()
+    mod = Modulator(gen, rank=4)
+    cond, z = gen.encode(["a red apple"]), gen.noise([0])
+    with torch.no_grad():  # move B off zero so every LoRA weight sees a gradient
+        for p in mod.parameters():
+            p.add_(torch.randn_like(p) * 0.01)
+    z_hat, f = mod(gen, z, cond)
+    reward = load_reward("redness").score(gen.generate(z_hat, cond), ["a red apple"])
+    reward.sum().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in mod.parameters())
+    frozen = [p for n, p in gen.network().named_parameters() if "lora_" not in n]
+    assert frozen and all(p.grad is None for p in frozen)
+
+
+def test_training_raises_the_reward_on_evaluation_seeds(tmp_path, prompt_file):
+    trainer = Trainer(_config(tmp_path, prompt_file, steps=8))
+    trainer.run()
+    rows = _read(tmp_path / "hn" / "eval.csv")
+    first, last = rows[0], rows[-1]
+    assert first["reward_hypernoise"] == pytest.approx(first["reward_base"])  # f ≡ 0 before training
+    assert last["reward_hypernoise"] > last["reward_base"] + 0.01
+    assert last["modulation_norm"] > 0
+    for name in ("hypernoise.safetensors", "hypernoise.json", "log.csv", "log.png", "trainer_state.safetensors"):
+        assert (tmp_path / "hn" / name).is_file()
+
+
+def _read(path):
+    import csv
+
+    with open(path) as f:
+        return [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, prompt_file):
+    clean = Trainer(_config(tmp_path, prompt_file, out=str(tmp_path / "clean"), steps=4))
+    clean.run()
+    Trainer(_config(tmp_path, prompt_file, out=str(tmp_path / "cut"), steps=2)).run()
+    resumed = Trainer(_config(tmp_path, prompt_file, out=str(tmp_path / "cut"), steps=4))
+    resumed.run()
+    assert resumed.step == 4
+    a, b = clean.modulator.state_dict(), resumed.modulator.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    log_a, log_b = _read(tmp_path / "clean" / "log.csv"), _read(tmp_path / "cut" / "log.csv")
+    assert [r["loss"] for r in log_a] == [r["loss"] for r in log_b]
+
+
+def test_resume_refuses_a_folder_trained_with_other_settings(tmp_path, prompt_file):
+    Trainer(_config(tmp_path, prompt_file, steps=2)).run()
+    with pytest.raises(ConfigError, match="other settings"):
+        Trainer(_config(tmp_path, prompt_file, steps=4, lr=0.05)).run()
+
+
+def test_checkpoint_metadata_and_the_method(tmp_path, prompt_file):
+    trainer = Trainer(_config(tmp_path, prompt_file, steps=2, noise="shared", optimizer="adamw", lr=0.01))
+    path = trainer.run()
+    weights, meta = ckpt.read(path)
+    assert meta["model"]["name"] == "sd-turbo-tiny" and meta["reward"] == "redness"
+    assert meta["prompts"]["n"] == 4 and len(meta["prompts"]["sha256"]) == 64
+    assert meta["settings"]["noise"] == "shared" and meta["lora"]["rank"] == 4
+    assert meta["training_cost"]["nfe"] == 2 * 2 * 2 and meta["training_cost"]["seconds"] > 0
+    # the method: one modulator pass + one generator pass per image, counted by the meter
+    gen = load_generator("sd-turbo-tiny").freeze()
+    method, _ = load_method("hypernoise", {"checkpoint": str(path)})
+    artifacts = method.prepare(gen)
+    assert artifacts["sha256"] == ckpt.sha256(path) and artifacts["training"]["step"] == 2
+    meter = Meter()
+    samples = method(Job(MeteredGenerator(gen, meter), MeteredReward(load_reward("redness"), meter),
+                         ["a red apple", "a blue car"], [0, 1], meter))
+    assert meter.per_image(2)["nfe"] == 2
+    assert all(s.extras["modulation_norm"] > 0 for s in samples)
+
+
+def test_a_checkpoint_for_another_model_is_refused(tmp_path, prompt_file):
+    path = Trainer(_config(tmp_path, prompt_file, steps=1)).run()
+    method, _ = load_method("hypernoise", {"checkpoint": str(path)})
+    with pytest.raises(BenchError, match="trained for model 'sd-turbo-tiny'"):
+        method.prepare(load_generator("sdxl-turbo-tiny"))
+
+
+def test_cli_without_a_checkpoint_says_how_to_train_one(tmp_path, prompt_file):
+    result = CliRunner().invoke(app, ["run", "--method", "hypernoise", "--model", "sd-turbo-tiny", "--reward",
+                                      "redness", "--suite", prompt_file, "--out", str(tmp_path / "r"), "-q"])
+    assert result.exit_code == 2
+    line = result.output.strip()
+    assert "\n" not in line and "bench train --method hypernoise --model sd-turbo-tiny" in line
+    assert not (tmp_path / "r").exists()
+
+
+def test_cli_train_bad_setting_is_one_line(tmp_path, prompt_file):
+    result = CliRunner().invoke(app, ["train", "--model", "sd-turbo-tiny", "--reward", "redness", "--prompts",
+                                      prompt_file, "--out", str(tmp_path / "t"), "--set", "optimiser=adam"])
+    assert result.exit_code == 2 and "no setting 'optimiser'" in result.output
+    result = CliRunner().invoke(app, ["train", "--model", "sd-turbo-tiny", "--reward", "redness", "--prompts",
+                                      prompt_file, "--out", str(tmp_path / "t"), "--set", "reg=max"])
+    assert result.exit_code == 2 and "reg mean or sum" in result.output
+
+
+def test_cli_train_then_run(tmp_path, prompt_file):
+    out = tmp_path / "t"
+    result = CliRunner().invoke(app, ["train", "--model", "sd-turbo-tiny", "--reward", "redness", "--prompts",
+                                      prompt_file, "--eval-prompts", "", "--steps", "2", "--batch-size", "2",
+                                      "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, ["run", "--method", "hypernoise", "--set", f"checkpoint={out}/hypernoise.safetensors",
+                                      "--model", "sd-turbo-tiny", "--reward", "redness", "--suite", prompt_file,
+                                      "--seeds", "0", "--out", str(tmp_path / "r"), "-q", "--no-images"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert manifest["method_artifacts"]["training"]["training_cost"]["nfe"] == 2 * 2 * 2
