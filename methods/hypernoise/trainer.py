@@ -43,6 +43,7 @@ from bench.errors import ConfigError
 from bench.records import atomic_write_bytes
 from methods.hypernoise import checkpoint as ckpt
 from methods.hypernoise.modulator import Modulator
+from methods.hypernoise.objective import practical_loss, regulariser
 
 log = logging.getLogger(__name__)
 
@@ -153,12 +154,6 @@ def batch_plan(config: TrainConfig, n_prompts: int, step: int, micro: int) -> tu
     return idx, seeds
 
 
-def regulariser(f: torch.Tensor, how: str) -> torch.Tensor:
-    """Per image ½·agg(f²) over the noise dimensions, in fp32."""
-    sq = f.float().flatten(1) ** 2
-    return 0.5 * (sq.mean(dim=1) if how == "mean" else sq.sum(dim=1))
-
-
 # -- optimiser state <-> safetensors (no pickle) -------------------------------------------------
 def optimizer_tensors(opt: torch.optim.Optimizer, names: list[str]) -> dict[str, torch.Tensor]:
     state = opt.state_dict()["state"]
@@ -232,7 +227,7 @@ class Trainer:
                 images = gen.generate(z_hat, cond)  # adapter off
                 reward = self.reward.score(images, prompts).float()
             reg = regulariser(f, config.reg)
-            loss = (config.reg_weight * reg - reward / config.temperature).mean()
+            loss = practical_loss(f, reward, config.reg, config.reg_weight, config.temperature).mean()
             (loss / config.accumulation).backward()
             for key, value in (("loss", loss), ("reward", reward.mean()), ("reg", reg.mean())):
                 totals[key] += float(value.detach()) / config.accumulation
