@@ -78,6 +78,13 @@ class DiffusersGenerator(Generator):
     def modules(self) -> list[torch.nn.Module]:
         return [self.denoiser, self.vae, *self.text_encoders]
 
+    def network(self) -> torch.nn.Module:
+        return self.denoiser
+
+    def output_layer(self) -> str:
+        """UNets end in ``conv_out``, the SANA and FLUX transformers in ``proj_out``."""
+        return "conv_out" if hasattr(self.denoiser, "conv_out") else "proj_out"
+
     def info(self) -> ModelInfo:
         extra = {"steps": self.steps, "nfe": self.nfe, "noise_shape": list(self.noise_shape), **self.extra_info}
         dtype = DTYPE_NAMES.get(self.dtype, str(self.dtype))

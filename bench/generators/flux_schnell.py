@@ -65,13 +65,10 @@ class FluxSchnell(DiffusersGenerator):
         ids, _ = self._tokenize(t5_tok, prompts, self.max_sequence_length)
         return {"prompt_embeds": t5(ids)[0].to(self.dtype), "pooled_prompt_embeds": pooled.to(self.dtype)}
 
-    def generate(self, z: torch.Tensor, cond: Cond) -> torch.Tensor:
-        z = self._check_noise(z)
-        batch, half = z.shape[0], self.latent_size // 2
-
-        # 1. The packed noise is the latent at sigma = 1
-        latents = z
-        # 2. Position ids: zeros for the text tokens, (0, row, column) for each 2x2 latent patch
+    def _predict(self, latents: torch.Tensor, i: int, cond: Cond) -> torch.Tensor:
+        """The transformer's velocity at step i (it takes timestep / 1000)."""
+        batch, half = latents.shape[0], self.latent_size // 2
+        # Position ids: zeros for the text tokens, (0, row, column) for each 2x2 latent patch
         text_ids = torch.zeros(cond["prompt_embeds"].shape[1], 3, device=self.device, dtype=self.dtype)
         rows, cols = torch.meshgrid(torch.arange(half), torch.arange(half), indexing="ij")
         image_ids = torch.stack([torch.zeros_like(rows), rows, cols], dim=-1).reshape(-1, 3)
@@ -79,18 +76,28 @@ class FluxSchnell(DiffusersGenerator):
         guidance = None  # schnell: no guidance embedding (guidance 0)
         if self.denoiser.config.guidance_embeds:
             guidance = torch.zeros(batch, device=self.device)
+        timestep = torch.full((batch,), self.timesteps[i] / 1000, device=self.device)
+        return self.denoiser(hidden_states=latents.to(self.dtype), timestep=timestep, guidance=guidance,
+                             pooled_projections=cond["pooled_prompt_embeds"],
+                             encoder_hidden_states=cond["prompt_embeds"], txt_ids=text_ids,
+                             img_ids=image_ids, return_dict=False)[0]
 
+    def network_output(self, z: torch.Tensor, cond: Cond) -> torch.Tensor:
+        return self._predict(self._check_noise(z), 0, cond)
+
+    def generate(self, z: torch.Tensor, cond: Cond) -> torch.Tensor:
+        z = self._check_noise(z)
+        batch, half = z.shape[0], self.latent_size // 2
+
+        # 1. The packed noise is the latent at sigma = 1
+        latents = z
         for i in range(self.steps):
-            # 3. Predict the velocity at this sigma (the transformer takes timestep / 1000)
-            timestep = torch.full((batch,), self.timesteps[i] / 1000, device=self.device)
-            velocity = self.denoiser(hidden_states=latents.to(self.dtype), timestep=timestep, guidance=guidance,
-                                     pooled_projections=cond["pooled_prompt_embeds"],
-                                     encoder_hidden_states=cond["prompt_embeds"], txt_ids=text_ids,
-                                     img_ids=image_ids, return_dict=False)[0].float()
-            # 4. Euler step of the flow ODE to the next sigma
+            # 2. Predict the velocity at this sigma
+            velocity = self._predict(latents, i, cond).float()
+            # 3. Euler step of the flow ODE to the next sigma
             latents = latents + (self.sigmas[i + 1] - self.sigmas[i]) * velocity
 
-        # 5. Unpack (B, (H/2)(W/2), 4C) -> (B, C, H, W); latents / scaling_factor + shift_factor; decode
+        # 4. Unpack (B, (H/2)(W/2), 4C) -> (B, C, H, W); latents / scaling_factor + shift_factor; decode
         channels = latents.shape[-1] // 4
         latents = latents.view(batch, half, half, channels, 2, 2).permute(0, 3, 1, 4, 2, 5)
         latents = latents.reshape(batch, channels, self.latent_size, self.latent_size)

@@ -75,37 +75,47 @@ class SanaSprint(DiffusersGenerator):
         select = [0, *range(-self.max_sequence_length + 1, 0)]
         return {"prompt_embeds": hidden[:, select].to(self.dtype), "prompt_attention_mask": mask[:, select]}
 
-    def generate(self, z: torch.Tensor, cond: Cond) -> torch.Tensor:
-        z = self._check_noise(z)
-        batch, sigma_data = z.shape[0], self.sigma_data
-
-        # 1. Scale the noise by sigma_data (x at the max TrigFlow time pi/2 is pure noise)
-        latents = z * sigma_data
-        # 2. The embedded guidance scale (a guidance-distilled model: one pass, no CFG batch)
+    def _predict(self, latents: torch.Tensor, i: int, cond: Cond) -> tuple[float, float, torch.Tensor, torch.Tensor]:
+        """Step i's SCM time, input norm, model input and raw transformer output."""
+        batch, sigma_data = latents.shape[0], self.sigma_data
         guidance = None
         if self.denoiser.config.guidance_embeds:
             guidance = torch.full((batch,), self.guidance_scale, device=self.device).to(self.dtype)
             guidance = guidance * self.denoiser.config.guidance_embeds_scale
+        # TrigFlow time -> SCM time, and the model input scaled to unit variance
+        s = self.timesteps[i]
+        scm_t = math.sin(s) / (math.cos(s) + math.sin(s))
+        norm = math.sqrt(scm_t**2 + (1 - scm_t) ** 2)
+        model_input = latents / sigma_data * norm
+        timestep = torch.full((batch,), scm_t, device=self.device)
+        output = self.denoiser(model_input.to(self.dtype), encoder_hidden_states=cond["prompt_embeds"],
+                               encoder_attention_mask=cond["prompt_attention_mask"], guidance=guidance,
+                               timestep=timestep, return_dict=False)[0]
+        return scm_t, norm, model_input, output
 
+    def network_output(self, z: torch.Tensor, cond: Cond) -> torch.Tensor:
+        z = self._check_noise(z)
+        return self._predict(z * self.sigma_data, 0, cond)[3]
+
+    def generate(self, z: torch.Tensor, cond: Cond) -> torch.Tensor:
+        z = self._check_noise(z)
+        sigma_data = self.sigma_data
+
+        # 1. Scale the noise by sigma_data (x at the max TrigFlow time pi/2 is pure noise)
+        latents = z * sigma_data
         for i in range(self.steps):
             s, t_next = self.timesteps[i], self.timesteps[i + 1]
-            # 3. TrigFlow time -> SCM time, and the model input scaled to unit variance
-            scm_t = math.sin(s) / (math.cos(s) + math.sin(s))
-            norm = math.sqrt(scm_t**2 + (1 - scm_t) ** 2)
-            model_input = latents / sigma_data * norm
-            timestep = torch.full((batch,), scm_t, device=self.device)
-            # 4. Predict with the transformer, then convert its output to the TrigFlow velocity
-            output = self.denoiser(model_input.to(self.dtype), encoder_hidden_states=cond["prompt_embeds"],
-                                   encoder_attention_mask=cond["prompt_attention_mask"], guidance=guidance,
-                                   timestep=timestep, return_dict=False)[0]
+            # 2. Predict with the transformer (its input scaled to unit variance, the guidance
+            #    scale embedded: one pass, no CFG batch), then convert to the TrigFlow velocity
+            scm_t, norm, model_input, output = self._predict(latents, i, cond)
             velocity = ((1 - 2 * scm_t) * model_input + (1 - 2 * scm_t + 2 * scm_t**2) * output) / norm
             velocity = velocity.float() * sigma_data
-            # 5. SCM step: the x0 prediction, re-noised to the next time unless it is the last step
+            # 3. SCM step: the x0 prediction, re-noised to the next time unless it is the last step
             denoised = math.cos(s) * latents - math.sin(s) * velocity
             if i + 1 < self.steps:
                 latents = math.cos(t_next) * denoised + math.sin(t_next) * step_noise(z, i + 1) * sigma_data
 
-        # 6. Decode x0 / sigma_data / scaling_factor through the DC-AE
+        # 4. Decode x0 / sigma_data / scaling_factor through the DC-AE
         return self._decode(denoised / sigma_data / self.vae.config.scaling_factor)
 
 

@@ -74,9 +74,6 @@ class SDTurbo(DiffusersGenerator):
         return self.denoiser(model_input, timestep, encoder_hidden_states=cond["prompt_embeds"],
                              return_dict=False, **extra)[0]
 
-    def network(self) -> torch.nn.Module:
-        return self.denoiser
-
     def network_output(self, z: torch.Tensor, cond: Cond) -> torch.Tensor:
         z = self._check_noise(z)
         return self._predict(z * self.init_noise_sigma, 0, cond, self._unet_kwargs(cond, z.shape[0]))

@@ -26,8 +26,11 @@ LAYER_TYPES = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d)
 
 
 def lora_targets(network: torch.nn.Module, output_layer: str) -> list[str]:
-    """Every Linear/Conv layer of the network, the output layer last (it must be adapted)."""
-    names = [n for n, m in network.named_modules() if isinstance(m, LAYER_TYPES) and n != output_layer]
+    """Every Linear/Conv layer of the network, the output layer last (it must be adapted).
+    Grouped (depthwise) convolutions are left out: peft's LoRA adapts them only when the rank
+    is a multiple of the groups (SANA's feed-forward has one with 80 groups)."""
+    names = [n for n, m in network.named_modules()
+             if isinstance(m, LAYER_TYPES) and n != output_layer and getattr(m, "groups", 1) == 1]
     return names + [output_layer]
 
 

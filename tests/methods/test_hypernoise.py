@@ -33,7 +33,10 @@ def _config(tmp_path, prompt_file, **overrides):
     return train_config({**values, **overrides})
 
 
-@pytest.mark.parametrize("model", ["sd-turbo-tiny", "sdxl-turbo-tiny"])
+TINY = ["sd-turbo-tiny", "sdxl-turbo-tiny", "sana-sprint-tiny", "flux-schnell-tiny"]
+
+
+@pytest.mark.parametrize("model", TINY)
 def test_modulator_starts_at_zero_and_leaves_the_generator_untouched(model):
     gen = load_generator(model).freeze()
     cond, z = gen.encode(["a red apple", "a blue car"]), gen.noise([0, 1])
@@ -46,6 +49,16 @@ def test_modulator_starts_at_zero_and_leaves_the_generator_untouched(model):
     assert torch.equal(z_hat, z)
     assert torch.equal(before, after)  # adapter off: g is the plain generator
     assert all(p.requires_grad for p in mod.parameters()) and mod.parameters()
+
+
+@pytest.mark.parametrize("model", TINY)
+def test_a_few_training_steps_on_each_tiny_build(tmp_path, prompt_file, model):
+    trainer = Trainer(_config(tmp_path, prompt_file, model=model, steps=2, eval_prompts="", batch_size=1))
+    before = trainer.modulator.state_dict()
+    trainer.run()
+    after = trainer.modulator.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    assert all(torch.isfinite(v).all() for v in after.values())
 
 
 def test_gradients_reach_the_adapter_and_only_the_adapter():
