@@ -21,6 +21,13 @@ Outputs in ``out``: ``hypernoise.safetensors`` (+ ``.json``), ``trainer_state.sa
 (optimiser state and step, for resuming), ``log.csv`` and ``log.png`` (loss, reward,
 regulariser, gradient norm), ``eval.csv`` (held-out prompts: reward of g(z) and g(ẑ), and the
 evaluators' verdicts where the prompts carry metadata).
+
+Under torchrun (gloo on CPUs, nccl on GPUs) each process takes every world-th image of each
+batch, and the gradients are summed over processes with one all-reduce before clipping and
+the optimiser step -- the gradient averaging DDP performs. The reduction is written out rather
+than delegated to DistributedDataParallel because one training step runs the network twice
+(f_φ with the adapter, then g without it), which DDP's reducer does not support. At every save
+the ranks compare their adapter weights and stop if they differ; rank 0 writes all files.
 """
 
 from __future__ import annotations
@@ -182,9 +189,15 @@ class Trainer:
         from bench.suites import load_suite
         from rewards import load_reward
 
+        from bench.runner import Dist
+
         config.check()
         self.config = config
-        self.device = check_device(config.device)
+        self.dist = Dist(config.device)
+        if config.batch_size % self.dist.world:
+            raise ConfigError(f"batch_size {config.batch_size} does not split over {self.dist.world} processes; "
+                              f"use a multiple of {self.dist.world}")
+        self.device = check_device(self.dist.device(config.device))
         self.out = Path(config.out)
         self.train_prompts = list(load_suite(config.prompts).prompts)
         if not self.train_prompts:
@@ -208,7 +221,9 @@ class Trainer:
         else:
             self.opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
         self.step = 0
-        self.cost = {"seconds": 0.0, "nfe": 0, "reward_forward": 0, "reward_backward": 0, "images": 0}
+        # seconds: wall-clock of the training steps; device_seconds: that times the processes
+        self.cost = {"seconds": 0.0, "device_seconds": 0.0, "nfe": 0, "reward_forward": 0, "reward_backward": 0,
+                     "images": 0, "world_size": self.dist.world}
         self.prompt_hash = hashlib.sha256("\n".join(p.text for p in self.train_prompts).encode()).hexdigest()
 
     # -- one optimisation step -------------------------------------------------------------------
@@ -217,8 +232,10 @@ class Trainer:
         start = time.perf_counter()
         self.opt.zero_grad(set_to_none=True)
         totals = {"loss": 0.0, "reward": 0.0, "reg": 0.0}
+        rank, world = self.dist.rank, self.dist.world
         for micro in range(config.accumulation):
             idx, seeds = batch_plan(config, len(self.train_prompts), self.step, micro)
+            idx, seeds = idx[rank::world], seeds[rank::world]  # this process's share of the batch
             prompts = [self.train_prompts[i].text for i in idx]
             cond = gen.encode(prompts)
             z = gen.noise(seeds)
@@ -227,10 +244,17 @@ class Trainer:
                 images = gen.generate(z_hat, cond)  # adapter off
                 reward = self.reward.score(images, prompts).float()
             reg = regulariser(f, config.reg)
-            loss = practical_loss(f, reward, config.reg, config.reg_weight, config.temperature).mean()
-            (loss / config.accumulation).backward()
-            for key, value in (("loss", loss), ("reward", reward.mean()), ("reg", reg.mean())):
-                totals[key] += float(value.detach()) / config.accumulation
+            # Sums over this share / the whole batch: the ranks' gradients add up to the batch mean
+            scale = config.batch_size * config.accumulation
+            loss = practical_loss(f, reward, config.reg, config.reg_weight, config.temperature).sum()
+            (loss / scale).backward()
+            for key, value in (("loss", loss), ("reward", reward.sum()), ("reg", reg.sum())):
+                totals[key] += float(value.detach()) / scale
+        if world > 1:  # average the gradients over the processes, as DDP does (see module docs)
+            self._all_reduce_gradients()
+            summed = torch.tensor([totals["loss"], totals["reward"], totals["reg"]], dtype=torch.float64)
+            torch.distributed.all_reduce(summed)
+            totals = dict(zip(("loss", "reward", "reg"), summed.tolist()))
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self.modulator.parameters(), config.grad_clip))
         lr = lr_at(config, self.step)
         for group in self.opt.param_groups:
@@ -239,7 +263,9 @@ class Trainer:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         images_done = config.batch_size * config.accumulation
-        self.cost["seconds"] += time.perf_counter() - start
+        elapsed = time.perf_counter() - start
+        self.cost["seconds"] += elapsed
+        self.cost["device_seconds"] += elapsed * self.dist.world
         self.cost["nfe"] += images_done * (1 + gen.nfe)  # the modulator pass + the generator's
         self.cost["reward_forward"] += images_done
         self.cost["reward_backward"] += images_done
@@ -247,6 +273,27 @@ class Trainer:
         self.step += 1
         return {"step": self.step, **totals, "grad_norm": grad_norm, "lr": lr,
                 "seconds": self.cost["seconds"], "nfe": self.cost["nfe"]}
+
+    def _all_reduce_gradients(self) -> None:
+        """Sum every rank's gradients (each already divided by the global batch), in one call."""
+        params = self.modulator.parameters()
+        flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).flatten() for p in params])
+        torch.distributed.all_reduce(flat)
+        offset = 0
+        for p in params:
+            p.grad = flat[offset:offset + p.numel()].view_as(p).clone()
+            offset += p.numel()
+
+    def _check_in_sync(self) -> None:
+        """Every rank must hold the same adapter weights; a drift is a bug, not noise."""
+        if self.dist.world == 1:
+            return
+        mine = torch.stack([torch.stack([p.detach().double().sum(), p.detach().double().square().sum()])
+                            for p in self.modulator.parameters()]).flatten().to(self.device)
+        gathered = [torch.zeros_like(mine) for _ in range(self.dist.world)]
+        torch.distributed.all_gather(gathered, mine)
+        if any(not torch.equal(g, gathered[0]) for g in gathered):
+            raise RuntimeError("hypernoise adapter weights differ across ranks")
 
     # -- held-out evaluation ---------------------------------------------------------------------
     @torch.no_grad()
@@ -312,35 +359,47 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self, progress: bool = False) -> Path:
+        """Train to ``steps`` (resuming from ``out`` if it holds this run); rank 0 writes."""
         from tqdm.auto import tqdm
 
-        self.out.mkdir(parents=True, exist_ok=True)
-        resumed = self.resume()
-        if resumed:
-            log.warning("resuming %s from step %d", self.out, self.step)
-        log_rows = _read_csv(self.out / "log.csv", self.step) if resumed else []
-        eval_rows = _read_csv(self.out / "eval.csv", self.step) if resumed else []
-        if not resumed and (row := self.evaluate()):
-            eval_rows.append(row)
-        bar = tqdm(total=self.config.steps, initial=self.step, unit="step", desc="hypernoise",
-                   disable=not progress, dynamic_ncols=True)
-        while self.step < self.config.steps:
-            row = self.train_step()
-            log_rows.append(row)
-            bar.set_postfix(loss=f"{row['loss']:.3f}", reward=f"{row['reward']:.3f}")
-            bar.update(1)
-            last = self.step == self.config.steps
-            if self.step % self.config.eval_every == 0 or last:
-                if (ev := self.evaluate()) is not None:
-                    eval_rows.append(ev)
-            if self.step % self.config.save_every == 0 or last:
-                self.save()
-                _write_csv(self.out / "log.csv", LOG_FIELDS, log_rows)
-                _write_csv(self.out / "eval.csv", EVAL_FIELDS, eval_rows)
-        bar.close()
-        if not (self.out / "hypernoise.safetensors").is_file():
-            self.save()
-        plot(log_rows, eval_rows, self.out / "log.png")
+        main = self.dist.rank == 0
+        try:
+            if main:
+                self.out.mkdir(parents=True, exist_ok=True)
+            self.dist.barrier()
+            resumed = self.resume()
+            if resumed and main:
+                log.warning("resuming %s from step %d", self.out, self.step)
+            log_rows = _read_csv(self.out / "log.csv", self.step) if resumed else []
+            eval_rows = _read_csv(self.out / "eval.csv", self.step) if resumed else []
+            if not resumed and main and (row := self.evaluate()):
+                eval_rows.append(row)
+            bar = tqdm(total=self.config.steps, initial=self.step, unit="step", desc="hypernoise",
+                       disable=not progress or not main, dynamic_ncols=True)
+            while self.step < self.config.steps:
+                row = self.train_step()
+                log_rows.append(row)
+                bar.set_postfix(loss=f"{row['loss']:.3f}", reward=f"{row['reward']:.3f}")
+                bar.update(1)
+                last = self.step == self.config.steps
+                if main and (self.step % self.config.eval_every == 0 or last):
+                    if (ev := self.evaluate()) is not None:
+                        eval_rows.append(ev)
+                if self.step % self.config.save_every == 0 or last:
+                    self._check_in_sync()
+                    if main:
+                        self.save()
+                        _write_csv(self.out / "log.csv", LOG_FIELDS, log_rows)
+                        _write_csv(self.out / "eval.csv", EVAL_FIELDS, eval_rows)
+                    self.dist.barrier()
+            bar.close()
+            if main:
+                if not (self.out / "hypernoise.safetensors").is_file():
+                    self.save()
+                plot(log_rows, eval_rows, self.out / "log.png")
+            self.dist.barrier()
+        finally:
+            self.dist.close()
         return self.out / "hypernoise.safetensors"
 
 

@@ -171,3 +171,31 @@ def test_cli_train_then_run(tmp_path, prompt_file):
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
     assert manifest["method_artifacts"]["training"]["training_cost"]["nfe"] == 2 * 2 * 2
+
+
+@pytest.mark.slow
+def test_two_processes_train_like_one(tmp_path, prompt_file):
+    """torchrun with 2 gloo processes: ranks stay identical (checked at every save) and end
+    where a single process ends, up to float rounding of the split batch."""
+    import os
+    import subprocess
+    import sys
+
+    args = ["train", "--model", "sd-turbo-tiny", "--reward", "redness", "--prompts", prompt_file,
+            "--eval-prompts", "", "--steps", "3", "--batch-size", "4", "-q",
+            "--set", "lr=0.1", "--set", "temperature=0.01", "--set", "rank=4", "--set", "save_every=1"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    one = subprocess.run([sys.executable, "-m", "bench.cli", *args, "--out", str(tmp_path / "one")],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert one.returncode == 0, one.stderr
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                          "--master_port", "29733", "-m", "bench.cli", *args, "--out", str(tmp_path / "two")],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert two.returncode == 0, two.stderr
+    a, meta_a = ckpt.read(tmp_path / "one" / "hypernoise.safetensors")
+    b, meta_b = ckpt.read(tmp_path / "two" / "hypernoise.safetensors")
+    assert meta_b["training_cost"]["world_size"] == 2 and meta_b["training_cost"]["images"] == 12
+    assert a.keys() == b.keys()
+    assert any(v.abs().max() > 0 for k, v in a.items() if "lora_B" in k)  # it did train
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-5, rtol=1e-4), k
