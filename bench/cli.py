@@ -80,6 +80,8 @@ def run(
 
     Example: bench run --method reno --model sd-turbo-tiny --reward redness --suite prompts.txt --seeds 0,1
     """
+    import pandas as pd
+
     from bench.config import build_config, read_toml
     from bench.runner import run as run_grid
 
@@ -89,9 +91,10 @@ def run(
     cfg = build_config(read_toml(config), flags, set_, model_set)
     result = run_grid(cfg, progress=not quiet)
     df = result.records
-    typer.echo(f"{len(df)} records in {cfg.run_dir()}/records.csv; "
-               f"mean reward {df['reward'].mean():.4f} (initial {df['reward_initial'].mean():.4f}), "
-               f"{df['seconds'].mean():.3f} s and {df['nfe'].mean():g} NFEs per image")
+    initial = df["reward_initial"].mean()  # NaN where the method never made the unmodified draw
+    initial_text = "" if pd.isna(initial) else f" (initial {initial:.4f})"
+    typer.echo(f"{len(df)} records in {cfg.run_dir()}/records.csv; mean reward {df['reward'].mean():.4f}"
+               f"{initial_text}, {df['seconds'].mean():.3f} s and {df['nfe'].mean():g} NFEs per image")
     for name, table in result.summaries.items():
         typer.echo(f"\n{name}:\n{table.to_string(index=False, float_format=lambda v: f'{v:.3f}')}")
 

@@ -1,10 +1,13 @@
-"""Base, best-of-N and ReNO on the built-in world, with 95 % bootstrap intervals over prompts.
+"""Base, best-of-N, ReNO and HyperNoise on the built-in world, with 95 % bootstrap intervals.
 
     python benchmarks/shapes_methods.py [--seeds 0-3] [--limit N] [--out results/shapes-methods]
 
-Runs (or resumes) each method on shapes-geneval with the shapes-clip reward, then prints the
-mean reward and the GenEval-style overall score of each, with intervals from resampling
-prompts (each prompt's seeds together), the per-task accuracies, and the cost per image.
+Runs (or resumes) each method on shapes-geneval with the shapes-clip reward, then prints:
+the mean reward and GenEval-style overall score of each, with intervals from resampling
+prompts (each prompt's seeds together), the per-task accuracies and the cost per image; and,
+paired over the same (prompt, seed) pairs, how far each method moved the reward and the
+overall score from base -- the two move together unless the method hacks the reward.
+HyperNoise uses the checkpoint shipped for the shapes model (skipped if there is none).
 The same numbers come from `bench run --method M --seeds 0-3 --out DIR` for each method.
 """
 
@@ -16,8 +19,20 @@ from pathlib import Path
 from bench.config import RunConfig, parse_seeds
 from bench.runner import run
 from bench.stats import bootstrap, geneval_overall
+from methods.hypernoise.checkpoint import SHIPPED_FOR
 
-METHODS = [("base", {}), ("best-of-n", {"n": 16}), ("reno", {})]
+METHODS = [("base", {}), ("best-of-n", {"n": 16}), ("reno", {}), ("hypernoise", {})]
+
+
+def paired(df, base):
+    """Per (prompt, seed): this method's and base's reward and verdict side by side."""
+    keep = ["prompt_id", "seed", "task", "reward", "geneval_correct"]
+    return df[keep].merge(base[keep], on=["prompt_id", "seed", "task"], suffixes=("", "_base"))
+
+
+def overall_gain(d) -> float:
+    return geneval_overall(d) - geneval_overall(d.drop(columns="geneval_correct")
+                                                .rename(columns={"geneval_correct_base": "geneval_correct"}))
 
 
 def main() -> None:
@@ -27,13 +42,17 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--out", type=Path, default=Path("results/shapes-methods"))
     args = parser.parse_args()
-    rows = []
+    rows, frames = [], {}
     for method, settings in METHODS:
+        if method == "hypernoise" and not SHIPPED_FOR["shapes"].is_file():
+            print("hypernoise: no shipped checkpoint for shapes, skipped")
+            continue
         label = method + "".join(f" {k}={v}" for k, v in settings.items())
         cfg = RunConfig(method=method, model="shapes", reward="shapes-clip", suite="shapes-geneval",
                         seeds=parse_seeds(args.seeds), limit=args.limit, batch_size=args.batch_size,
                         out=str(args.out / label.replace(" ", "_")), save_images=False, settings=settings)
         df = run(cfg, progress=True).records
+        frames[label] = df
         reward = bootstrap(df, lambda d: float(d["reward"].mean()))
         overall = bootstrap(df, geneval_overall)
         tasks = df.groupby("task")["geneval_correct"].mean()
@@ -46,6 +65,22 @@ def main() -> None:
         per_task = " | ".join(f"{v:.2f}" for v in tasks.values)
         print(f"| {label} | {r:.2f} [{rl:.2f}, {rh:.2f}] | {o:.3f} [{ol:.3f}, {oh:.3f}] | {per_task} "
               f"| {sec:.4f} | {nfe:g} |")
+
+    base = frames[rows[0][0]]
+    print("\nPaired with base over the same (prompt, seed) pairs, 95% CI over prompts:\n")
+    print("| method | Δ reward | Δ overall | share of ReNO's Δ overall |")
+    print("|---|---|---|---|")
+    gains = {}
+    for label, df in list(frames.items())[1:]:
+        d = paired(df, base)
+        dr = bootstrap(d, lambda x: float((x["reward"] - x["reward_base"]).mean()))
+        do = bootstrap(d, overall_gain)
+        gains[label] = do[0]
+        share = ""
+        if "reno" in gains and label != "reno" and gains["reno"] > 0:
+            share = f"{do[0] / gains['reno']:.0%}"
+        print(f"| {label} | {dr[0]:+.2f} [{dr[1]:+.2f}, {dr[2]:+.2f}] | {do[0]:+.3f} [{do[1]:+.3f}, {do[2]:+.3f}] "
+              f"| {share} |")
 
 
 if __name__ == "__main__":

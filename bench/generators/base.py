@@ -85,6 +85,16 @@ class Generator(abc.ABC):
         """The network's raw output on the first step's input made from ``z``; shaped like z."""
         raise BenchError(f"model '{self.name}' does not expose its network to noise modulators")
 
+    def text_vector(self, cond: Cond) -> torch.Tensor:
+        """One vector per prompt (B, D) for small standalone modulators: the pooled embedding
+        where the model has one, else the mean of the first per-token embedding."""
+        if "pooled_prompt_embeds" in cond:
+            return cond["pooled_prompt_embeds"]
+        for value in cond.values():
+            if value.dim() == 3:
+                return value.mean(dim=1)
+        raise BenchError(f"model '{self.name}' gives no text embedding for a standalone modulator")
+
     # -- shared behaviour ---------------------------------------------------------------------
     def noise(self, seeds: list[int]) -> torch.Tensor:
         """One standard-normal noise per seed, identical on every device and batch layout."""

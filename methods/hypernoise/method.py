@@ -1,7 +1,8 @@
 """``hypernoise``: generate from the modulated noise ẑ = z + f_φ(z, c) (Eyring et al., 2025).
 
 f_φ is a trained LoRA adapter on the generator's own network (``modulator.py``); inference costs
-one extra network pass per image, counted in the record's NFEs. The checkpoint's training cost
+one extra network pass per image, counted in the record's NFEs (a standalone modulator's pass is
+not a generator NFE: its cost shows in the seconds). The checkpoint's training cost
 goes into the run's manifest (``method_artifacts``) so that reports can amortise it.
 """
 
@@ -14,10 +15,10 @@ import torch
 from bench.errors import BenchError
 from methods.api import Job, Method, Sample, method
 from methods.hypernoise import checkpoint as ckpt
-from methods.hypernoise.modulator import Modulator
+from methods.hypernoise.modulator import Modulator, SmallModulator, build
 
 
-def attach(generator: Any, path: ckpt.Path) -> tuple[Modulator, dict[str, Any]]:
+def attach(generator: Any, path: ckpt.Path) -> tuple[Modulator | SmallModulator, dict[str, Any]]:
     """Load a checkpoint onto the generator's network; checks it was trained for this model."""
     weights, meta = ckpt.read(path)
     info = generator.info()
@@ -26,8 +27,7 @@ def attach(generator: Any, path: ckpt.Path) -> tuple[Modulator, dict[str, Any]]:
         raise BenchError(f"hypernoise checkpoint {path} was trained for model '{want.get('name')}' "
                          f"revision {want.get('revision')}, not '{generator.name}' revision {info.revision}; "
                          "train one for this model with `bench train --method hypernoise`")
-    lora = meta["lora"]
-    modulator = Modulator(generator, rank=lora["rank"], alpha=lora["alpha"], targets=lora["targets"])
+    modulator = build(generator, meta["modulator"])
     modulator.load_state_dict(weights)
     return modulator.requires_grad_(False), meta
 
@@ -56,7 +56,9 @@ def hypernoise(checkpoint: str = "") -> Method:
             # 3. Generate from the modulated noise with the adapter off
             images = gen.generate(z_hat, cond)
         norms = f.flatten(1).norm(dim=1).tolist()
-        return [Sample(image=img, extras={"modulation_norm": n}) for img, n in zip(images, norms)]
+        # The unmodified draw g(z) is never made (it would cost a pass): reward_initial is unknown
+        return [Sample(image=img, reward_initial=float("nan"), extras={"modulation_norm": n})
+                for img, n in zip(images, norms)]
 
     run.prepare = prepare  # type: ignore[attr-defined]
     return run

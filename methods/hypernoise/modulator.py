@@ -9,6 +9,11 @@ adapter on its Linear and Conv layers:
     g(ẑ, c)   = the generator with the adapter OFF.
 
 One copy of the network is in memory; ``modulating()`` switches between the two roles.
+
+``SmallModulator`` is the standalone option, for generators whose network takes no adapter or
+where one more pass of the whole network costs too much: a small residual conv net on the
+noise, conditioned on the prompt's mean text embedding (FiLM), its output layer at zero.
+``build`` makes either from the ``layout`` a checkpoint records.
 """
 
 from __future__ import annotations
@@ -104,6 +109,9 @@ class Modulator:
         return z.float() + f, f
 
     # -- parameters and state -----------------------------------------------------------------
+    def layout(self) -> dict:
+        return {"kind": "lora", "rank": self.rank, "alpha": self.alpha, "targets": self.targets}
+
     def parameters(self) -> list[torch.nn.Parameter]:
         return list(self._params)
 
@@ -124,3 +132,82 @@ class Modulator:
 
     def remove(self) -> None:
         self._hook.remove()
+
+
+class _FiLMBlock(torch.nn.Module):
+    def __init__(self, width: int, text_dim: int):
+        super().__init__()
+        self.norm = torch.nn.GroupNorm(8, width)
+        self.conv1 = torch.nn.Conv2d(width, width, 3, padding=1)
+        self.conv2 = torch.nn.Conv2d(width, width, 3, padding=1)
+        self.film = torch.nn.Linear(text_dim, 2 * width)
+
+    def forward(self, h: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        scale, shift = self.film(text)[:, :, None, None].chunk(2, dim=1)
+        x = torch.nn.functional.silu(self.norm(h) * (1 + scale) + shift)
+        return h + self.conv2(torch.nn.functional.silu(self.conv1(x)))
+
+
+class SmallNet(torch.nn.Module):
+    def __init__(self, channels: int, text_dim: int, width: int, blocks: int):
+        super().__init__()
+        self.conv_in = torch.nn.Conv2d(channels, width, 3, padding=1)
+        self.blocks = torch.nn.ModuleList(_FiLMBlock(width, text_dim) for _ in range(blocks))
+        self.conv_out = torch.nn.Conv2d(width, channels, 3, padding=1)
+        torch.nn.init.zeros_(self.conv_out.weight)  # f ≡ 0 at the start
+        torch.nn.init.zeros_(self.conv_out.bias)
+
+    def forward(self, z: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        h = self.conv_in(z)
+        for block in self.blocks:
+            h = block(h, text)
+        return self.conv_out(h)
+
+
+class SmallModulator:
+    """The standalone f_φ: a small conv net on image-shaped noise (C, H, W), FiLM on the text."""
+
+    def __init__(self, generator, width: int = 32, blocks: int = 2):
+        shape = tuple(generator.noise_shape)
+        if len(shape) != 3 or width < 8 or width % 8:
+            raise BenchError(f"the standalone modulator needs image-shaped noise (C, H, W) and a width that is "
+                             f"a multiple of 8; model '{generator.name}' has noise {shape}, width {width}: "
+                             "use --set modulator=lora")
+        text_dim = generator.text_vector(generator.encode([""])).shape[-1]
+        self.width, self.blocks = width, blocks
+        self.net = SmallNet(shape[0], text_dim, width, blocks).to(generator.device)
+        self.trainable = True
+
+    def layout(self) -> dict:
+        return {"kind": "standalone", "width": self.width, "blocks": self.blocks}
+
+    def __call__(self, generator, z: torch.Tensor, cond: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        text = generator.text_vector(cond).float()
+        f = self.net(z.float(), text)
+        return z.float() + f, f
+
+    def parameters(self) -> list[torch.nn.Parameter]:
+        return list(self.net.parameters())
+
+    def requires_grad_(self, flag: bool) -> "SmallModulator":
+        self.trainable = flag
+        self.net.requires_grad_(flag)
+        return self
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        try:
+            self.net.load_state_dict(state)
+        except RuntimeError as e:
+            raise BenchError(f"hypernoise checkpoint does not fit this model's standalone modulator "
+                             f"({str(e).splitlines()[0]}); was it trained for another model?") from None
+
+
+def build(generator, layout: dict) -> Modulator | SmallModulator:
+    """The modulator a layout describes: {"kind": "lora", rank, alpha, targets?} or
+    {"kind": "standalone", width, blocks}."""
+    if layout.get("kind", "lora") == "standalone":
+        return SmallModulator(generator, width=layout["width"], blocks=layout["blocks"])
+    return Modulator(generator, rank=layout["rank"], alpha=layout.get("alpha"), targets=layout.get("targets"))

@@ -49,7 +49,7 @@ from safetensors.torch import save
 from bench.errors import ConfigError
 from bench.records import atomic_write_bytes
 from methods.hypernoise import checkpoint as ckpt
-from methods.hypernoise.modulator import Modulator
+from methods.hypernoise.modulator import build
 from methods.hypernoise.objective import practical_loss, regulariser
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,10 @@ class TrainConfig:
     weight_decay: float = 0.0
     warmup: int = 0
     grad_clip: float = 1.0
+    modulator: str = "lora"  # "lora" (the paper: the generator's network + LoRA) or "standalone"
     rank: int = 16
     lora_alpha: float | None = None  # default 2·rank
+    width: int = 32  # of the standalone modulator
     reg: str = "mean"  # "mean" (released code) or "sum" (the paper's ½‖f‖²)
     reg_weight: float = 1.0
     temperature: float = 1.0
@@ -94,6 +96,7 @@ class TrainConfig:
             (self.optimizer not in ("sgd", "adamw"), "optimizer sgd or adamw"),
             (self.reg not in ("mean", "sum"), "reg mean or sum"),
             (self.noise not in ("independent", "shared"), "noise independent or shared"),
+            (self.modulator not in ("lora", "standalone"), "modulator lora or standalone"),
             (self.temperature <= 0, "temperature > 0"), (self.reg_weight < 0, "reg_weight >= 0"),
             (self.grad_clip <= 0, "grad_clip > 0"), (self.warmup < 0, "warmup >= 0"),
             (self.rank < 1, "rank >= 1"), (self.eval_every < 1 or self.save_every < 1,
@@ -212,7 +215,8 @@ class Trainer:
             self.generator.enable_gradient_checkpointing()
         with torch.random.fork_rng(devices=[]):  # the adapter's Gaussian init, from the run's seed
             torch.manual_seed(config.seed)
-            self.modulator = Modulator(self.generator, rank=config.rank, alpha=config.lora_alpha)
+            self.modulator = build(self.generator, {"kind": config.modulator, "rank": config.rank,
+                                                    "alpha": config.lora_alpha, "width": config.width, "blocks": 2})
         self.names = list(self.modulator.state_dict())
         params = self.modulator.parameters()
         if config.optimizer == "sgd":
@@ -266,7 +270,8 @@ class Trainer:
         elapsed = time.perf_counter() - start
         self.cost["seconds"] += elapsed
         self.cost["device_seconds"] += elapsed * self.dist.world
-        self.cost["nfe"] += images_done * (1 + gen.nfe)  # the modulator pass + the generator's
+        # the generator's NFEs, plus the LoRA modulator's pass of the same network
+        self.cost["nfe"] += images_done * (gen.nfe + (config.modulator == "lora"))
         self.cost["reward_forward"] += images_done
         self.cost["reward_backward"] += images_done
         self.cost["images"] += images_done
@@ -328,8 +333,7 @@ class Trainer:
                           "dtype": info.dtype, "options": self.config.model_options},
                 "reward": self.reward.name, "prompts": {"spec": self.config.prompts, "n": len(self.train_prompts),
                                                         "sha256": self.prompt_hash},
-                "lora": {"rank": self.modulator.rank, "alpha": self.modulator.alpha,
-                         "targets": self.modulator.targets},
+                "modulator": self.modulator.layout(),
                 "settings": asdict(self.config), "fingerprint": self.config.fingerprint(),
                 "step": self.step, "training_cost": dict(self.cost)}
 

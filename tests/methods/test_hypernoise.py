@@ -120,7 +120,7 @@ def test_checkpoint_metadata_and_the_method(tmp_path, prompt_file):
     weights, meta = ckpt.read(path)
     assert meta["model"]["name"] == "sd-turbo-tiny" and meta["reward"] == "redness"
     assert meta["prompts"]["n"] == 4 and len(meta["prompts"]["sha256"]) == 64
-    assert meta["settings"]["noise"] == "shared" and meta["lora"]["rank"] == 4
+    assert meta["settings"]["noise"] == "shared" and meta["modulator"]["rank"] == 4
     assert meta["training_cost"]["nfe"] == 2 * 2 * 2 and meta["training_cost"]["seconds"] > 0
     # the method: one modulator pass + one generator pass per image, counted by the meter
     gen = load_generator("sd-turbo-tiny").freeze()
@@ -132,6 +132,7 @@ def test_checkpoint_metadata_and_the_method(tmp_path, prompt_file):
                          ["a red apple", "a blue car"], [0, 1], meter))
     assert meter.per_image(2)["nfe"] == 2
     assert all(s.extras["modulation_norm"] > 0 for s in samples)
+    assert all(s.reward_initial != s.reward_initial for s in samples)  # NaN: g(z) is never made
 
 
 def test_a_checkpoint_for_another_model_is_refused(tmp_path, prompt_file):
@@ -199,3 +200,28 @@ def test_two_processes_train_like_one(tmp_path, prompt_file):
     assert any(v.abs().max() > 0 for k, v in a.items() if "lora_B" in k)  # it did train
     for k in a:
         assert torch.allclose(a[k], b[k], atol=1e-5, rtol=1e-4), k
+
+
+def test_standalone_modulator_trains_and_runs_without_an_extra_network_pass(tmp_path, prompt_file):
+    trainer = Trainer(_config(tmp_path, prompt_file, modulator="standalone", width=16, steps=6))
+    gen = trainer.generator
+    cond, z = gen.encode(["a red apple"]), gen.noise([0])
+    with torch.no_grad():
+        assert torch.count_nonzero(trainer.modulator(gen, z, cond)[1]) == 0  # f ≡ 0 at the start
+    path = trainer.run()
+    rows = _read(tmp_path / "hn" / "eval.csv")
+    assert rows[-1]["reward_hypernoise"] > rows[-1]["reward_base"]
+    _, meta = ckpt.read(path)
+    assert meta["modulator"] == {"kind": "standalone", "width": 16, "blocks": 2}
+    assert meta["training_cost"]["nfe"] == 6 * 2 * 1  # the generator's passes only
+    method, _ = load_method("hypernoise", {"checkpoint": str(path)})
+    fresh = load_generator("sd-turbo-tiny").freeze()
+    method.prepare(fresh)
+    meter = Meter()
+    method(Job(MeteredGenerator(fresh, meter), MeteredReward(load_reward("redness"), meter), ["a"], [0], meter))
+    assert meter.per_image(1)["nfe"] == 1
+
+
+def test_standalone_modulator_needs_image_shaped_noise(tmp_path, prompt_file):
+    with pytest.raises(BenchError, match="image-shaped noise"):
+        Trainer(_config(tmp_path, prompt_file, model="flux-schnell-tiny", modulator="standalone"))
