@@ -24,7 +24,7 @@ WEIGHTS = Path(bench.shapes.__file__).resolve().parent / "weights" / "shapes_cli
 
 
 class ShapesClipReward(Reward):
-    name = clip.VERSION  # "shapes-clip-v1"
+    name = clip.VERSION  # "shapes-clip-v2"
     loss_offset = 100.0
 
     def __init__(self, model: clip.ShapesClip):
@@ -45,5 +45,5 @@ class ShapesClipReward(Reward):
 
 @reward("shapes-clip")
 def shapes_clip(device: str | torch.device = "cpu") -> Reward:
-    """shapes-clip-v1: 100·cosine of the shapes world's tiny image-text dual encoder (CLIPScore-like)."""
+    """shapes-clip-v2: 100·cosine of the shapes world's tiny image-text dual encoder (CLIPScore-like)."""
     return ShapesClipReward(clip.load(WEIGHTS, device))

@@ -32,7 +32,7 @@ from bench.shapes import language as L
 from bench.shapes.scene import BACKGROUND, COLORS, SHAPES, Obj
 from bench.shapes.scene import render as scene_render
 
-VERSION = "shapes-clip-v1"
+VERSION = "shapes-clip-v2"
 MAX_TOKENS = 18  # the longest caption: four "a red circle" parts joined by "and"
 NEGATIVES = ("color", "color_swap", "count", "relation", "shape")
 TRAIN_STREAM, HELD_OUT_STREAM = 0, 1  # seed streams: training scenes never meet held-out ones
@@ -57,8 +57,11 @@ class ShapesClip(nn.Module):
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, 3, 32, 32) in [0, 1] -> (B, dim), unit length."""
-        return F.normalize(self.image((images - self.mean) / self.std), dim=-1)
+        """(B, 3, 32, 32) in [0, 1] -> (B, dim), unit length. The image is first low-passed by a
+        fixed 3x3 binomial filter, as a real reward sees a 512-px image resized to 224 with
+        antialiasing: pixel-level patterns (the checkerboard at the Nyquist frequency) carry no
+        signal, so an optimiser cannot raise the score with them."""
+        return F.normalize(self.image((blur(images) - self.mean) / self.std), dim=-1)
 
     def encode_text(self, ids: torch.Tensor, chunk: int = 128) -> torch.Tensor:
         """(B, T) token ids, 0-padded -> (B, dim), unit length (mean over words). Captions are
@@ -72,6 +75,20 @@ class ShapesClip(nn.Module):
         h = self.text(self.tokens(ids) + self.positions[: ids.shape[1]], src_key_padding_mask=pad)
         keep = (~pad).unsqueeze(-1).float()
         return F.normalize(self.text_out((h * keep).sum(1) / keep.sum(1).clamp(min=1)), dim=-1)
+
+
+def blur(images: torch.Tensor) -> torch.Tensor:
+    """The fixed [1, 2, 1]/4 x [1, 2, 1]/4 filter per channel, reflect-padded."""
+    k = torch.tensor([1.0, 2.0, 1.0], dtype=images.dtype, device=images.device)
+    kernel = (k[:, None] * k[None, :] / 16).expand(images.shape[1], 1, 3, 3)
+    return F.conv2d(F.pad(images, (1, 1, 1, 1), mode="reflect"), kernel, groups=images.shape[1])
+
+
+def augment(images: torch.Tensor, gen: torch.Generator, max_noise: float = 0.08) -> torch.Tensor:
+    """Training only: Gaussian pixel noise of a random strength per image (up to max_noise), so
+    the encoder judges the shapes and colours, not the texture of the background."""
+    sigma = torch.rand(images.shape[0], 1, 1, 1, generator=gen) * max_noise
+    return (images + sigma * torch.randn(images.shape, generator=gen)).clamp(0, 1)
 
 
 def tokenize(texts: list[str]) -> torch.Tensor:
@@ -217,8 +234,10 @@ def train_clip(steps: int = 1000, batch_size: int = 128, seed: int = 0, lr: floa
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup)
                                                   * 0.5 * (1 + math.cos(math.pi * min(s / steps, 1.0))))
         start, avg = time.perf_counter(), None
+        noise_gen = torch.Generator().manual_seed(seed)
         for step in range(1, steps + 1):
-            loss = loss_fn(model, *batch(rng, batch_size))
+            images, texts, negs, also = batch(rng, batch_size)
+            loss = loss_fn(model, augment(images, noise_gen), texts, negs, also)
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -27,7 +27,7 @@ TASKS = ("single_object", "two_object", "counting", "colors", "position", "color
 RELATIONS = ("left of", "right of", "above", "below")
 NUMBERS = {2: "two", 3: "three", 4: "four"}
 MAX_OBJECTS = 4
-MAX_TOKENS = 12
+MAX_TOKENS = 18  # the longest caption: four "a red circle" parts joined by "and"
 
 PAD = "<pad>"
 VOCAB = (PAD, "a", "photo", "of", "and", "left", "right", "above", "below", *NUMBERS.values(),

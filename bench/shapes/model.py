@@ -9,9 +9,9 @@ Flow matching (rectified flow), with images x0 in [-1, 1] and noise ε ~ N(0, I)
 
     x_t = (1 - t)·x0 + t·ε,    v(x_t, t, c) ≈ ε - x0,    sampling: Euler from t = 1 to t = 0.
 
-The teacher samples in k Euler steps with classifier-free guidance; the student maps noise to
-an image in one step, x0 = z - v_student(z, 1, c), trained to reproduce the teacher's guided
-k-step samples from the same noise (the analogue of SD-Turbo's distillation).
+The teacher samples in k Euler steps (optionally with classifier-free guidance); the student
+maps noise to an image in one step, x0 = z - v_student(z, 1, c), trained to reproduce the
+teacher's 16-step samples from the same noise (the analogue of SD-Turbo's distillation).
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ def test_shipped_reward_prefers_the_true_geneval_prompt(reward):
     with torch.no_grad():
         true = reward.score(images, [t for _, t, _ in cases])
         wrong = reward.score(images, [w for _, _, w in cases])
-    assert reward.name == "shapes-clip-v1" and reward.loss_offset == 100.0
+    assert reward.name == "shapes-clip-v2" and reward.loss_offset == 100.0
     assert (true > wrong).float().mean() >= 0.7
 
 
