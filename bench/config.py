@@ -89,7 +89,8 @@ def read_toml(path: Path | None) -> dict[str, Any]:
 
 def build_config(toml: dict[str, Any], flags: dict[str, Any], sets: list[str],
                  model_sets: list[str] = ()) -> RunConfig:
-    """Merge bench.toml [run], [methods.<name>] and [models.<name>] with CLI flags (flags win)."""
+    """Merge bench.toml [run], [methods.<name>] (and its per-model [methods.<name>.models.<model>])
+    and [models.<name>] with CLI flags (flags win)."""
     run = toml.get("run", {})
     if not isinstance(run, dict):
         raise ConfigError("bench.toml: [run] must be a table")
@@ -112,7 +113,12 @@ def build_config(toml: dict[str, Any], flags: dict[str, Any], sets: list[str],
     method_table = toml.get("methods", {}).get(values["method"], {})
     if not isinstance(method_table, dict):
         raise ConfigError(f"bench.toml: [methods.{values['method']}] must be a table of settings")
-    settings = {k.replace("-", "_"): v for k, v in method_table.items()}
+    # [methods.<name>.models.<model>] overrides the method's settings for one model
+    per_model = method_table.get("models", {})
+    if not isinstance(per_model, dict) or not all(isinstance(v, dict) for v in per_model.values()):
+        raise ConfigError(f"bench.toml: [methods.{values['method']}.models.<model>] must be tables of settings")
+    settings = {k.replace("-", "_"): v for k, v in method_table.items() if k != "models"}
+    settings.update({k.replace("-", "_"): v for k, v in per_model.get(values["model"], {}).items()})
     settings.update(parse_sets(sets))
     model_table = toml.get("models", {}).get(values["model"], {})
     if not isinstance(model_table, dict):

@@ -21,7 +21,8 @@ from bench.runner import run
 from bench.stats import bootstrap, geneval_overall
 from methods.hypernoise.checkpoint import SHIPPED_FOR
 
-METHODS = [("base", {}), ("best-of-n", {"n": 16}), ("reno", {}), ("hypernoise", {})]
+METHODS = [("base", {}), ("best-of-n", {"n": 16}), ("reno", {"iterations": 10}), ("reno", {"iterations": 50}),
+           ("hypernoise", {})]
 
 
 def paired(df, base):
@@ -68,7 +69,7 @@ def main() -> None:
 
     base = frames[rows[0][0]]
     print("\nPaired with base over the same (prompt, seed) pairs, 95% CI over prompts:\n")
-    print("| method | Δ reward | Δ overall | share of ReNO's Δ overall |")
+    print("| method | Δ reward | Δ overall | share of the best ReNO's Δ overall |")
     print("|---|---|---|---|")
     gains = {}
     for label, df in list(frames.items())[1:]:
@@ -77,8 +78,9 @@ def main() -> None:
         do = bootstrap(d, overall_gain)
         gains[label] = do[0]
         share = ""
-        if "reno" in gains and label != "reno" and gains["reno"] > 0:
-            share = f"{do[0] / gains['reno']:.0%}"
+        best_reno = max((g for k, g in gains.items() if k.startswith("reno")), default=0.0)
+        if label.startswith("hypernoise") and best_reno > 0:
+            share = f"{do[0] / best_reno:.0%}"
         print(f"| {label} | {dr[0]:+.2f} [{dr[1]:+.2f}, {dr[2]:+.2f}] | {do[0]:+.3f} [{do[1]:+.3f}, {do[2]:+.3f}] "
               f"| {share} |")
 

@@ -23,6 +23,18 @@ def test_flags_override_toml_and_sets_override_method_tables():
     assert cfg.run_dir().as_posix() == "results/reno-shapes-shapes-geneval"
 
 
+def test_per_model_method_settings_apply_to_that_model_only():
+    toml = {"methods": {"reno": {"iterations": 50, "lr": 5.0, "models": {"shapes": {"iterations": 10}}}}}
+    on_shapes = build_config(toml, {"method": "reno", "model": "shapes"}, [])
+    on_sd = build_config(toml, {"method": "reno", "model": "sd-turbo"}, [])
+    flagged = build_config(toml, {"method": "reno", "model": "shapes"}, ["iterations=20"])
+    assert on_shapes.settings == {"iterations": 10, "lr": 5.0}
+    assert on_sd.settings == {"iterations": 50, "lr": 5.0}
+    assert flagged.settings["iterations"] == "20"
+    with pytest.raises(ConfigError, match="must be tables of settings"):
+        build_config({"methods": {"reno": {"models": {"shapes": 3}}}}, {"method": "reno"}, [])
+
+
 def test_bad_config_values_are_named():
     with pytest.raises(ConfigError, match="unknown key 'metod' in \\[run\\]"):
         build_config({"run": {"metod": "base"}}, {}, [])
