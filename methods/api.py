@@ -54,7 +54,9 @@ methods: Registry[Callable[..., Method]] = Registry("method", ["methods"], "benc
 method = methods.register
 
 
-def _coerce(name: str, key: str, value: Any, default: Any) -> Any:
+def coerce_setting(owner: str, key: str, value: Any, default: Any) -> Any:
+    """A ``--set`` string typed like its default (bool words, int, float); other values as given.
+    ``owner`` names whose setting it is in the error, e.g. "method 'reno'"."""
     if not isinstance(value, str) or isinstance(default, str) or default is None:
         return value
     kind = type(default)
@@ -67,7 +69,7 @@ def _coerce(name: str, key: str, value: Any, default: Any) -> Any:
             raise ValueError(value)
         return kind(value)
     except ValueError:
-        raise ConfigError(f"setting {key}={value!r} of method '{name}' is not a {kind.__name__}") from None
+        raise ConfigError(f"setting {key}={value!r} of {owner} is not a {kind.__name__}") from None
 
 
 def method_settings(name: str, settings: dict[str, Any]) -> dict[str, Any]:
@@ -80,7 +82,7 @@ def method_settings(name: str, settings: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"method '{name}' has no setting '{unknown[0]}'; its settings are: {known}")
     resolved = {k: p.default for k, p in params.items()}
     for key, value in settings.items():
-        resolved[key] = _coerce(name, key, value, params[key].default)
+        resolved[key] = coerce_setting(f"method '{name}'", key, value, params[key].default)
     return resolved
 
 

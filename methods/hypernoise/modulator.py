@@ -61,8 +61,9 @@ class Modulator:
         self.network.add_adapter(config, adapter_name=ADAPTER)
         self._head = self.network.get_submodule(self.output_layer)
         self._head_only = False
-        self._hook = self._head.register_forward_hook(self._lora_branch_only)
-        self._params = [p for n, p in self.network.named_parameters() if ADAPTER in n and "lora_" in n]
+        self._head.register_forward_hook(self._lora_branch_only)
+        self._named = [(n, p) for n, p in self.network.named_parameters() if ADAPTER in n and "lora_" in n]
+        self._params = [p for _, p in self._named]
         self.trainable = True
         self._adapter_off()
 
@@ -116,11 +117,11 @@ class Modulator:
         return list(self._params)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return {n: p.detach().clone() for n, p in self.network.named_parameters() if ADAPTER in n and "lora_" in n}
+        return {n: p.detach().clone() for n, p in self._named}
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        own = dict(self.network.named_parameters())
-        missing = sorted(set(self.state_dict()) - set(state))
+        own = dict(self._named)
+        missing = sorted(set(own) - set(state))
         unexpected = sorted(set(state) - set(own))
         if missing or unexpected:
             raise BenchError(f"hypernoise checkpoint does not fit this model: "
@@ -129,9 +130,6 @@ class Modulator:
         with torch.no_grad():
             for name, value in state.items():
                 own[name].copy_(value.to(own[name].dtype))
-
-    def remove(self) -> None:
-        self._hook.remove()
 
 
 class _FiLMBlock(torch.nn.Module):

@@ -48,6 +48,7 @@ from safetensors.torch import save
 
 from bench.errors import ConfigError
 from bench.records import atomic_write_bytes
+from methods.api import coerce_setting
 from methods.hypernoise import checkpoint as ckpt
 from methods.hypernoise.modulator import build
 from methods.hypernoise.objective import practical_loss, regulariser
@@ -126,20 +127,11 @@ def train_config(values: dict[str, Any]) -> TrainConfig:
         if key not in fields:
             known = ", ".join(n for n in fields if n != "model_options")
             raise ConfigError(f"hypernoise training has no setting '{key}'; its settings are: {known}")
-        default = TrainConfig.__dataclass_fields__[key].default
-        if key == "model_options" or not isinstance(value, str):
+        if key == "model_options":
             typed[key] = value
             continue
-        kind = float if key == "lora_alpha" else type(default)
-        try:
-            if kind is bool:
-                if value.lower() not in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
-                    raise ValueError(value)
-                typed[key] = value.lower() in {"1", "true", "yes", "on"}
-            else:
-                typed[key] = kind(value)
-        except ValueError:
-            raise ConfigError(f"hypernoise setting {key}={value!r} is not a {kind.__name__}") from None
+        default = 0.0 if key == "lora_alpha" else fields[key].default  # lora_alpha: None means 2·rank
+        typed[key] = coerce_setting("hypernoise training", key, value, default)
     return TrainConfig(**typed)
 
 
@@ -187,12 +179,11 @@ def load_optimizer_tensors(opt: torch.optim.Optimizer, names: list[str], tensors
 
 class Trainer:
     def __init__(self, config: TrainConfig):
+        from bench.evaluators import load_evaluator
         from bench.generators import load_generator
-        from bench.runner import check_device
+        from bench.runner import Dist, check_device
         from bench.suites import load_suite
         from rewards import load_reward
-
-        from bench.runner import Dist
 
         config.check()
         self.config = config
@@ -206,6 +197,9 @@ class Trainer:
         if not self.train_prompts:
             raise ConfigError(f"prompt set '{config.prompts}' is empty")
         self.eval_suite = load_suite(config.eval_prompts) if config.eval_prompts else None
+        self.evaluator = (load_evaluator(self.eval_suite.evaluators[0], device=self.device)
+                          if self.eval_suite is not None and self.eval_suite.evaluators else None)
+        self._eval_base: tuple | None = None
         self.generator = load_generator(config.model, device=str(self.device), dtype=config.dtype,
                                         **config.model_options).freeze()
         self.generator.check_prompts([p.text for p in self.train_prompts])
@@ -305,26 +299,28 @@ class Trainer:
     def evaluate(self) -> dict[str, float] | None:
         if self.eval_suite is None:
             return None
-        from bench.evaluators import load_evaluator
-
-        prompts = list(self.eval_suite.prompts)[: self.config.eval_size]
-        texts = [p.text for p in prompts]
         gen = self.generator
-        cond = gen.encode(texts)
-        z = gen.noise(list(range(len(texts))))
+        if self._eval_base is None:  # the prompts, noise and base images never change: made once
+            prompts = list(self.eval_suite.prompts)[: self.config.eval_size]
+            texts = [p.text for p in prompts]
+            cond, z = gen.encode(texts), gen.noise(list(range(len(texts))))
+            base = gen.generate(z, cond)
+            self._eval_base = (prompts, texts, cond, z, {"reward_base": float(self.reward.score(base, texts).mean()),
+                                                        "accuracy_base": self._accuracy(base, prompts)})
+        prompts, texts, cond, z, base_row = self._eval_base
         z_hat, f = self.modulator(gen, z, cond)
-        base, moved = gen.generate(z, cond), gen.generate(z_hat, cond)
-        row = {"step": self.step,
-               "reward_base": float(self.reward.score(base, texts).mean()),
-               "reward_hypernoise": float(self.reward.score(moved, texts).mean()),
-               "modulation_norm": float(f.flatten(1).norm(dim=1).mean()),
-               "accuracy_base": float("nan"), "accuracy_hypernoise": float("nan")}
-        for name in self.eval_suite.evaluators[:1]:
-            evaluator = load_evaluator(name, device=self.device)
-            for key, imgs in (("accuracy_base", base), ("accuracy_hypernoise", moved)):
-                verdicts = evaluator.evaluate(imgs.float().cpu(), prompts)
-                row[key] = float(np.mean([v.get("geneval_correct", np.nan) for v in verdicts]))
-        return row
+        moved = gen.generate(z_hat, cond)
+        return {"step": self.step, **base_row,
+                "reward_hypernoise": float(self.reward.score(moved, texts).mean()),
+                "modulation_norm": float(f.flatten(1).norm(dim=1).mean()),
+                "accuracy_hypernoise": self._accuracy(moved, prompts)}
+
+    def _accuracy(self, images: torch.Tensor, prompts: list) -> float:
+        """The suite's first evaluator's GenEval verdicts, averaged (NaN without an evaluator)."""
+        if self.evaluator is None:
+            return float("nan")
+        verdicts = self.evaluator.evaluate(images.float().cpu(), prompts)
+        return float(np.mean([v.get("geneval_correct", np.nan) for v in verdicts]))
 
     # -- checkpoints ---------------------------------------------------------------------------
     def metadata(self) -> dict[str, Any]:
