@@ -4,7 +4,8 @@
 
 Runs (or resumes) each method on shapes-geneval with the shapes-clip reward, then prints:
 the mean reward and GenEval-style overall score of each, with intervals from resampling
-prompts (each prompt's seeds together), the per-task accuracies and the cost per image; and,
+prompts (each prompt's seeds together), the per-task accuracies and the cost per image (seconds,
+and as a multiple of base's: run it on an otherwise idle machine); and,
 paired over the same (prompt, seed) pairs, how far each method moved the reward and the
 overall score from base -- the two move together unless the method hacks the reward.
 HyperNoise uses the checkpoint shipped for the shapes model (skipped if there is none).
@@ -60,12 +61,13 @@ def main() -> None:
         rows.append((label, reward, overall, tasks, df["seconds"].mean(), df["nfe"].mean(), len(df)))
 
     print(f"\nshapes-geneval, {rows[0][6]} images per method, shapes-clip reward, 95% CI over prompts\n")
-    print(f"| method | reward | overall | {' | '.join(rows[0][3].index)} | s / image | NFE / image |")
-    print("|---" * (5 + len(rows[0][3])) + "|")
+    print(f"| method | reward | overall | {' | '.join(rows[0][3].index)} | s / image | × base | NFE / image |")
+    print("|---" * (6 + len(rows[0][3])) + "|")
+    base_sec = rows[0][4]
     for label, (r, rl, rh), (o, ol, oh), tasks, sec, nfe, _ in rows:
         per_task = " | ".join(f"{v:.2f}" for v in tasks.values)
         print(f"| {label} | {r:.2f} [{rl:.2f}, {rh:.2f}] | {o:.3f} [{ol:.3f}, {oh:.3f}] | {per_task} "
-              f"| {sec:.4f} | {nfe:g} |")
+              f"| {sec:.4f} | {sec / base_sec:.2f} | {nfe:g} |")
 
     base = frames[rows[0][0]]
     print("\nPaired with base over the same (prompt, seed) pairs, 95% CI over prompts:\n")

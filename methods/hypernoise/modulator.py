@@ -10,6 +10,11 @@ adapter on its Linear and Conv layers:
 
 One copy of the network is in memory; ``modulating()`` switches between the two roles.
 
+With ``downsample = k`` > 1 (image-shaped noise only), f_φ runs the adapted network on the
+noise average-pooled k×k and scaled by k (so each value is again N(0, 1)), and its output is
+repeated back over each k×k block: a modulation of the noise's coarse layout (where objects go,
+what colour they take), for about 1/k² of a network pass. The paper's setting is k = 1.
+
 ``SmallModulator`` is the standalone option, for generators whose network takes no adapter or
 where one more pass of the whole network costs too much: a small residual conv net on the
 noise, conditioned on the prompt's mean text embedding (FiLM), its output layer at zero.
@@ -47,9 +52,14 @@ class Modulator:
     """
 
     def __init__(self, generator, rank: int = 16, alpha: float | None = None,
-                 targets: list[str] | None = None):
+                 targets: list[str] | None = None, downsample: int = 1):
         if rank < 1:
             raise BenchError(f"hypernoise needs rank >= 1; got rank={rank}")
+        shape = tuple(generator.noise_shape)
+        if downsample < 1 or (downsample > 1 and (len(shape) != 3 or shape[1] % downsample or shape[2] % downsample)):
+            raise BenchError(f"hypernoise downsample={downsample} needs image-shaped noise (C, H, W) with H and W "
+                             f"divisible by it; model '{generator.name}' has noise {shape}: use downsample=1")
+        self.downsample = downsample
         self.network = generator.network()
         self.output_layer = generator.output_layer()
         self.rank, self.alpha = rank, float(alpha if alpha is not None else 2 * rank)
@@ -101,8 +111,13 @@ class Modulator:
 
     def delta(self, generator, z: torch.Tensor, cond: dict) -> torch.Tensor:
         """f_φ(z, c), the same shape as z, in float32."""
+        k = self.downsample
         with self.modulating():
-            return generator.network_output(z, cond).float()
+            if k == 1:
+                return generator.network_output(z, cond).float()
+            coarse = torch.nn.functional.avg_pool2d(z.float(), k) * k
+            f = generator.network_output(coarse.to(z.dtype), cond).float()
+            return f.repeat_interleave(k, dim=-2).repeat_interleave(k, dim=-1)
 
     def __call__(self, generator, z: torch.Tensor, cond: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """(ẑ, f) with ẑ = z + f_φ(z, c)."""
@@ -111,7 +126,8 @@ class Modulator:
 
     # -- parameters and state -----------------------------------------------------------------
     def layout(self) -> dict:
-        return {"kind": "lora", "rank": self.rank, "alpha": self.alpha, "targets": self.targets}
+        return {"kind": "lora", "rank": self.rank, "alpha": self.alpha, "targets": self.targets,
+                "downsample": self.downsample}
 
     def parameters(self) -> list[torch.nn.Parameter]:
         return list(self._params)
@@ -147,19 +163,38 @@ class _FiLMBlock(torch.nn.Module):
 
 
 class SmallNet(torch.nn.Module):
+    """f_φ(z, c) for image-shaped noise: one stride-2 stage of FiLM residual blocks between a
+    full-resolution stem and head.
+
+    The stem sees the noise and two coordinate channels (x, y in [-1, 1]): a text-conditioned
+    shift of the noise that depends on where it is (an object's place, "left of", "above") is
+    not translation-equivariant, which a plain conv net on z alone would be. The half-resolution
+    stage doubles the receptive field for the cost of the full-resolution width. The head is
+    zero-initialised, so f ≡ 0 at the start.
+    """
+
     def __init__(self, channels: int, text_dim: int, width: int, blocks: int):
         super().__init__()
-        self.conv_in = torch.nn.Conv2d(channels, width, 3, padding=1)
-        self.blocks = torch.nn.ModuleList(_FiLMBlock(width, text_dim) for _ in range(blocks))
+        self.conv_in = torch.nn.Conv2d(channels + 2, width, 3, padding=1)
+        self.down = torch.nn.Conv2d(width, 2 * width, 3, stride=2, padding=1)
+        self.blocks = torch.nn.ModuleList(_FiLMBlock(2 * width, text_dim) for _ in range(blocks))
+        self.up = torch.nn.Conv2d(2 * width, 4 * width, 1)  # then pixel-shuffle back to (width, H, W)
+        self.norm_out = torch.nn.GroupNorm(8, width)
         self.conv_out = torch.nn.Conv2d(width, channels, 3, padding=1)
         torch.nn.init.zeros_(self.conv_out.weight)  # f ≡ 0 at the start
         torch.nn.init.zeros_(self.conv_out.bias)
 
     def forward(self, z: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-        h = self.conv_in(z)
+        b, _, h, w = z.shape
+        ys = torch.linspace(-1, 1, h, device=z.device, dtype=z.dtype)
+        xs = torch.linspace(-1, 1, w, device=z.device, dtype=z.dtype)
+        grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy")).expand(b, 2, h, w)
+        skip = self.conv_in(torch.cat([z, grid], dim=1))
+        x = self.down(torch.nn.functional.silu(skip))
         for block in self.blocks:
-            h = block(h, text)
-        return self.conv_out(h)
+            x = block(x, text)
+        x = torch.nn.functional.pixel_shuffle(self.up(x), 2)[..., :h, :w] + skip
+        return self.conv_out(torch.nn.functional.silu(self.norm_out(x)))
 
 
 class SmallModulator:
@@ -204,8 +239,9 @@ class SmallModulator:
 
 
 def build(generator, layout: dict) -> Modulator | SmallModulator:
-    """The modulator a layout describes: {"kind": "lora", rank, alpha, targets?} or
+    """The modulator a layout describes: {"kind": "lora", rank, alpha, targets?, downsample?} or
     {"kind": "standalone", width, blocks}."""
     if layout.get("kind", "lora") == "standalone":
         return SmallModulator(generator, width=layout["width"], blocks=layout["blocks"])
-    return Modulator(generator, rank=layout["rank"], alpha=layout.get("alpha"), targets=layout.get("targets"))
+    return Modulator(generator, rank=layout["rank"], alpha=layout.get("alpha"), targets=layout.get("targets"),
+                     downsample=layout.get("downsample", 1))
