@@ -37,10 +37,16 @@ def row_key(identity: dict[str, Any], prompt_id: str, prompt: str, seed: int) ->
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and os.replace: never half a file."""
+    """Write ``data`` to ``path`` via a temporary file and os.replace: never half a file. The
+    file gets the permissions a plain open() would give (mkstemp's are owner-only)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -1,14 +1,17 @@
 """Base, best-of-N, ReNO and HyperNoise on the built-in world, with 95 % bootstrap intervals.
 
     python benchmarks/shapes_methods.py [--seeds 0-3] [--limit N] [--out results/shapes-methods]
+                                        [--suite shapes-geneval] [--checkpoint PATH] [--methods base,hypernoise]
 
-Runs (or resumes) each method on shapes-geneval with the shapes-clip reward, then prints:
+Runs (or resumes) each method on shapes-geneval (or ``--suite shapes-val``, the validation
+prompts that training settings are chosen on) with the shapes-clip reward, then prints:
 the mean reward and GenEval-style overall score of each, with intervals from resampling
 prompts (each prompt's seeds together), the per-task accuracies and the cost per image (seconds,
 and as a multiple of base's: run it on an otherwise idle machine); and,
 paired over the same (prompt, seed) pairs, how far each method moved the reward and the
 overall score from base -- the two move together unless the method hacks the reward.
-HyperNoise uses the checkpoint shipped for the shapes model (skipped if there is none).
+HyperNoise uses the checkpoint shipped for the shapes model (skipped if there is none), or
+``--checkpoint``.
 The same numbers come from `bench run --method M --seeds 0-3 --out DIR` for each method.
 """
 
@@ -43,14 +46,23 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--out", type=Path, default=Path("results/shapes-methods"))
+    parser.add_argument("--suite", default="shapes-geneval")
+    parser.add_argument("--checkpoint", default="", help="hypernoise checkpoint (default: the shipped one)")
+    parser.add_argument("--methods", default="", help="comma-separated method names to run (default: all)")
     args = parser.parse_args()
     rows, frames = [], {}
+    only = set(filter(None, args.methods.split(",")))
     for method, settings in METHODS:
-        if method == "hypernoise" and not SHIPPED_FOR["shapes"].is_file():
-            print("hypernoise: no shipped checkpoint for shapes, skipped")
+        if only and method not in only:
             continue
-        label = method + "".join(f" {k}={v}" for k, v in settings.items())
-        cfg = RunConfig(method=method, model="shapes", reward="shapes-clip", suite="shapes-geneval",
+        if method == "hypernoise":
+            if not (args.checkpoint or SHIPPED_FOR["shapes"].is_file()):
+                print("hypernoise: no shipped checkpoint for shapes, skipped")
+                continue
+            settings = {"checkpoint": args.checkpoint} if args.checkpoint else {}
+        label = method + "".join(f" {k}={v if k != 'checkpoint' else Path(v).parent.name}"
+                                 for k, v in settings.items())
+        cfg = RunConfig(method=method, model="shapes", reward="shapes-clip", suite=args.suite,
                         seeds=parse_seeds(args.seeds), limit=args.limit, batch_size=args.batch_size,
                         out=str(args.out / label.replace(" ", "_")), save_images=False, settings=settings)
         df = run(cfg, progress=True).records
@@ -60,7 +72,7 @@ def main() -> None:
         tasks = df.groupby("task")["geneval_correct"].mean()
         rows.append((label, reward, overall, tasks, df["seconds"].mean(), df["nfe"].mean(), len(df)))
 
-    print(f"\nshapes-geneval, {rows[0][6]} images per method, shapes-clip reward, 95% CI over prompts\n")
+    print(f"\n{args.suite}, {rows[0][6]} images per method, shapes-clip reward, 95% CI over prompts\n")
     print(f"| method | reward | overall | {' | '.join(rows[0][3].index)} | s / image | × base | NFE / image |")
     print("|---" * (6 + len(rows[0][3])) + "|")
     base_sec = rows[0][4]

@@ -43,3 +43,13 @@ def test_sigkill_midway_then_rerun_equals_a_clean_run(tmp_path: Path):
     assert len(resumed) == 24 and resumed["key"].is_unique
     drop = TIMING_COLUMNS + ["run_id"]
     pd.testing.assert_frame_equal(resumed.drop(columns=drop), clean.drop(columns=drop))
+
+
+def test_atomic_writes_get_ordinary_file_permissions(tmp_path):
+    import stat
+
+    from bench import records
+
+    records.atomic_write_text(tmp_path / "a.txt", "x")
+    # what open() gives under the process's umask, not mkstemp's owner-only 0o600
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o666 & ~records._UMASK

@@ -82,9 +82,7 @@ class Generator(abc.ABC):
         return "conv_out"
 
     def network_output(self, z: torch.Tensor, cond: Cond) -> torch.Tensor:
-        """The network's raw output on the first step's input made from ``z``; shaped like z.
-        For image-shaped noise (C, H, W), z may have another height and width (a coarse
-        modulator runs the network on pooled noise); only the channels must match."""
+        """The network's raw output on the first step's input made from ``z``; shaped like z."""
         raise BenchError(f"model '{self.name}' does not expose its network to noise modulators")
 
     def text_vector(self, cond: Cond) -> torch.Tensor:

@@ -91,12 +91,9 @@ class DiffusersGenerator(Generator):
         return ModelInfo(self.name, self.hub_id, self.revision, dtype, extra)
 
     # -- helpers for subclasses -----------------------------------------------------------------
-    def _check_noise(self, z: torch.Tensor, any_size: bool = False) -> torch.Tensor:
-        """z as float32 on the device, after checking its per-sample shape (with ``any_size``,
-        of image-shaped noise only the channels: see ``network_output``)."""
-        shape_ok = tuple(z.shape[1:]) == self.noise_shape or (
-            any_size and len(self.noise_shape) == 3 and z.shape[1] == self.noise_shape[0])
-        if z.ndim != len(self.noise_shape) + 1 or not shape_ok:
+    def _check_noise(self, z: torch.Tensor) -> torch.Tensor:
+        """z as float32 on the device, after checking its per-sample shape."""
+        if z.ndim != len(self.noise_shape) + 1 or tuple(z.shape[1:]) != self.noise_shape:
             shape = ", ".join(map(str, self.noise_shape))
             raise ValueError(f"{self.name}: noise must have shape (B, {shape}), got {tuple(z.shape)}")
         return z.to(self.device, torch.float32)

@@ -94,7 +94,7 @@ class SanaSprint(DiffusersGenerator):
         return scm_t, norm, model_input, output
 
     def network_output(self, z: torch.Tensor, cond: Cond) -> torch.Tensor:
-        z = self._check_noise(z, any_size=True)
+        z = self._check_noise(z)
         return self._predict(z * self.sigma_data, 0, cond)[3]
 
     def generate(self, z: torch.Tensor, cond: Cond) -> torch.Tensor:

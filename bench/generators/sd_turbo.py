@@ -75,7 +75,7 @@ class SDTurbo(DiffusersGenerator):
                              return_dict=False, **extra)[0]
 
     def network_output(self, z: torch.Tensor, cond: Cond) -> torch.Tensor:
-        z = self._check_noise(z, any_size=True)
+        z = self._check_noise(z)
         return self._predict(z * self.init_noise_sigma, 0, cond, self._unet_kwargs(cond, z.shape[0]))
 
     def _euler_step(self, latents: torch.Tensor, output: torch.Tensor, i: int, z: torch.Tensor) -> torch.Tensor:

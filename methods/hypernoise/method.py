@@ -1,7 +1,8 @@
 """``hypernoise``: generate from the modulated noise ẑ = z + f_φ(z, c) (Eyring et al., 2025).
 
-f_φ is a trained LoRA adapter on the generator's own network (``modulator.py``); inference costs
-one extra network pass per image, counted in the record's NFEs (a standalone modulator's pass is
+f_φ is a trained LoRA adapter on the generator's own network (``modulator.py``), fused into its
+own copy of the adapted weights for inference; it costs one extra network pass per image,
+counted in the record's NFEs (a standalone modulator's pass is
 not a generator NFE: its cost shows in the seconds). The checkpoint's training cost
 goes into the run's manifest (``method_artifacts``) so that reports can amortise it.
 """
@@ -29,7 +30,10 @@ def attach(generator: Any, path: ckpt.Path) -> tuple[Modulator | SmallModulator,
                          "train one for this model with `bench train --method hypernoise`")
     modulator = build(generator, meta["modulator"])
     modulator.load_state_dict(weights)
-    return modulator.requires_grad_(False), meta
+    modulator.requires_grad_(False)
+    if isinstance(modulator, Modulator):
+        modulator.fuse()  # f_φ as one plain network pass (see Modulator.fuse)
+    return modulator, meta
 
 
 @method("hypernoise")

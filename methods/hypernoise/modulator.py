@@ -8,12 +8,10 @@ adapter on its Linear and Conv layers:
                 returns only its LoRA branch (B·A·x·scale), so f_φ ≡ 0 at the start (B = 0);
     g(ẑ, c)   = the generator with the adapter OFF.
 
-One copy of the network is in memory; ``modulating()`` switches between the two roles.
-
-With ``downsample = k`` > 1 (image-shaped noise only), f_φ runs the adapted network on the
-noise average-pooled k×k and scaled by k (so each value is again N(0, 1)), and its output is
-repeated back over each k×k block: a modulation of the noise's coarse layout (where objects go,
-what colour they take), for about 1/k² of a network pass. The paper's setting is k = 1.
+One copy of the network is in memory; ``modulating()`` switches between the two roles. For
+inference, ``fuse()`` folds the adapter into a second set of the adapted layers' weights that
+is swapped in for the f_φ pass, so f_φ costs one plain network pass instead of one pass plus
+a LoRA branch per layer (memory: one more copy of those weights; g is untouched).
 
 ``SmallModulator`` is the standalone option, for generators whose network takes no adapter or
 where one more pass of the whole network costs too much: a small residual conv net on the
@@ -52,14 +50,9 @@ class Modulator:
     """
 
     def __init__(self, generator, rank: int = 16, alpha: float | None = None,
-                 targets: list[str] | None = None, downsample: int = 1):
+                 targets: list[str] | None = None):
         if rank < 1:
             raise BenchError(f"hypernoise needs rank >= 1; got rank={rank}")
-        shape = tuple(generator.noise_shape)
-        if downsample < 1 or (downsample > 1 and (len(shape) != 3 or shape[1] % downsample or shape[2] % downsample)):
-            raise BenchError(f"hypernoise downsample={downsample} needs image-shaped noise (C, H, W) with H and W "
-                             f"divisible by it; model '{generator.name}' has noise {shape}: use downsample=1")
-        self.downsample = downsample
         self.network = generator.network()
         self.output_layer = generator.output_layer()
         self.rank, self.alpha = rank, float(alpha if alpha is not None else 2 * rank)
@@ -75,6 +68,7 @@ class Modulator:
         self._named = [(n, p) for n, p in self.network.named_parameters() if ADAPTER in n and "lora_" in n]
         self._params = [p for _, p in self._named]
         self.trainable = True
+        self._fused: list[tuple[torch.nn.Module, torch.nn.Parameter, torch.nn.Parameter | None]] | None = None
         self._adapter_off()
 
     def _adapter_off(self) -> None:
@@ -87,7 +81,40 @@ class Modulator:
         self.trainable = flag
         for p in self._params:
             p.requires_grad_(flag)
+        if flag:
+            self._fused = None
         return self
+
+    # -- inference: the adapter folded into its own copy of the weights -----------------------
+    @torch.no_grad()
+    def fuse(self) -> "Modulator":
+        """Precompute f_φ's weights: W + ΔW for every adapted layer, ΔW alone (no bias) for the
+        output layer, ΔW = scale·B·A. Later f_φ passes swap them in; the network's own tensors
+        are never written, so g stays bit-exact. Training (requires_grad_(True)) drops them."""
+        fused = []
+        for name in self.targets:
+            layer = self.network.get_submodule(name)
+            base = layer.get_base_layer()
+            delta = layer.get_delta_weight(ADAPTER).to(base.weight.dtype)
+            if name == self.output_layer:
+                bias = None if base.bias is None else torch.nn.Parameter(torch.zeros_like(base.bias), False)
+                fused.append((base, torch.nn.Parameter(delta, False), bias))
+            else:
+                fused.append((base, torch.nn.Parameter(base.weight + delta, False), base.bias))
+        self._fused = fused
+        return self
+
+    @contextlib.contextmanager
+    def _fused_weights(self) -> Iterator[None]:
+        assert self._fused is not None
+        saved = [(base, base.weight, base.bias) for base, _, _ in self._fused]
+        try:
+            for base, weight, bias in self._fused:
+                base.weight, base.bias = weight, bias
+            yield
+        finally:
+            for base, weight, bias in saved:
+                base.weight, base.bias = weight, bias
 
     # -- f_φ: the output layer's LoRA branch alone -------------------------------------------
     def _lora_branch_only(self, module: torch.nn.Module, args: tuple, output: torch.Tensor):
@@ -111,13 +138,8 @@ class Modulator:
 
     def delta(self, generator, z: torch.Tensor, cond: dict) -> torch.Tensor:
         """f_φ(z, c), the same shape as z, in float32."""
-        k = self.downsample
-        with self.modulating():
-            if k == 1:
-                return generator.network_output(z, cond).float()
-            coarse = torch.nn.functional.avg_pool2d(z.float(), k) * k
-            f = generator.network_output(coarse.to(z.dtype), cond).float()
-            return f.repeat_interleave(k, dim=-2).repeat_interleave(k, dim=-1)
+        with self._fused_weights() if self._fused is not None else self.modulating():
+            return generator.network_output(z, cond).float()
 
     def __call__(self, generator, z: torch.Tensor, cond: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """(ẑ, f) with ẑ = z + f_φ(z, c)."""
@@ -126,8 +148,7 @@ class Modulator:
 
     # -- parameters and state -----------------------------------------------------------------
     def layout(self) -> dict:
-        return {"kind": "lora", "rank": self.rank, "alpha": self.alpha, "targets": self.targets,
-                "downsample": self.downsample}
+        return {"kind": "lora", "rank": self.rank, "alpha": self.alpha, "targets": self.targets}
 
     def parameters(self) -> list[torch.nn.Parameter]:
         return list(self._params)
@@ -146,6 +167,7 @@ class Modulator:
         with torch.no_grad():
             for name, value in state.items():
                 own[name].copy_(value.to(own[name].dtype))
+        self._fused = None
 
 
 class _FiLMBlock(torch.nn.Module):
@@ -239,9 +261,8 @@ class SmallModulator:
 
 
 def build(generator, layout: dict) -> Modulator | SmallModulator:
-    """The modulator a layout describes: {"kind": "lora", rank, alpha, targets?, downsample?} or
+    """The modulator a layout describes: {"kind": "lora", rank, alpha, targets?} or
     {"kind": "standalone", width, blocks}."""
     if layout.get("kind", "lora") == "standalone":
         return SmallModulator(generator, width=layout["width"], blocks=layout["blocks"])
-    return Modulator(generator, rank=layout["rank"], alpha=layout.get("alpha"), targets=layout.get("targets"),
-                     downsample=layout.get("downsample", 1))
+    return Modulator(generator, rank=layout["rank"], alpha=layout.get("alpha"), targets=layout.get("targets"))

@@ -76,7 +76,6 @@ class TrainConfig:
     modulator: str = "lora"  # "lora" (the paper: the generator's network + LoRA) or "standalone"
     rank: int = 16
     lora_alpha: float | None = None  # default 2·rank
-    downsample: int = 1  # LoRA modulator on the k×k average-pooled noise (see modulator.py)
     width: int = 32  # of the standalone modulator
     reg: str = "mean"  # "mean" (released code) or "sum" (the paper's ½‖f‖²)
     reg_weight: float = 1.0
@@ -101,7 +100,7 @@ class TrainConfig:
             (self.modulator not in ("lora", "standalone"), "modulator lora or standalone"),
             (self.temperature <= 0, "temperature > 0"), (self.reg_weight < 0, "reg_weight >= 0"),
             (self.grad_clip <= 0, "grad_clip > 0"), (self.warmup < 0, "warmup >= 0"),
-            (self.rank < 1, "rank >= 1"), (self.downsample < 1, "downsample >= 1"),
+            (self.rank < 1, "rank >= 1"),
             (self.eval_every < 1 or self.save_every < 1, "eval_every and save_every >= 1"),
             (self.bf16 and not self.device.startswith("cuda"), "bf16 only with a CUDA device"),
         ]
@@ -211,8 +210,7 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):  # the adapter's Gaussian init, from the run's seed
             torch.manual_seed(config.seed)
             self.modulator = build(self.generator, {"kind": config.modulator, "rank": config.rank,
-                                                    "alpha": config.lora_alpha, "downsample": config.downsample,
-                                                    "width": config.width, "blocks": 2})
+                                                    "alpha": config.lora_alpha, "width": config.width, "blocks": 2})
         self.names = list(self.modulator.state_dict())
         params = self.modulator.parameters()
         if config.optimizer == "sgd":
