@@ -36,6 +36,7 @@ import csv
 import hashlib
 import json
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -72,6 +73,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     warmup: int = 0
+    schedule: str = "constant"  # after warm-up: "constant", or "cosine" decay to 0 at `steps`
     grad_clip: float = 1.0
     modulator: str = "lora"  # "lora" (the paper: the generator's network + LoRA) or "standalone"
     rank: int = 16
@@ -100,6 +102,7 @@ class TrainConfig:
             (self.modulator not in ("lora", "standalone"), "modulator lora or standalone"),
             (self.temperature <= 0, "temperature > 0"), (self.reg_weight < 0, "reg_weight >= 0"),
             (self.grad_clip <= 0, "grad_clip > 0"), (self.warmup < 0, "warmup >= 0"),
+            (self.schedule not in ("constant", "cosine"), "schedule constant or cosine"),
             (self.rank < 1, "rank >= 1"),
             (self.eval_every < 1 or self.save_every < 1, "eval_every and save_every >= 1"),
             (self.bf16 and not self.device.startswith("cuda"), "bf16 only with a CUDA device"),
@@ -109,9 +112,10 @@ class TrainConfig:
             raise ConfigError(f"hypernoise training needs {bad[0]}; fix the setting and rerun")
 
     def fingerprint(self) -> str:
-        """What must not change for a resume to be exact (out, steps and eval cadence may)."""
-        keep = {k: v for k, v in asdict(self).items()
-                if k not in {"out", "steps", "eval_every", "save_every", "eval_size", "device"}}
+        """What must not change for a resume to be exact (out, eval cadence and, with a constant
+        learning rate, steps may: a longer run continues a shorter one)."""
+        free = {"out", "eval_every", "save_every", "eval_size", "device"} | ({"steps"} if self.schedule == "constant" else set())
+        keep = {k: v for k, v in asdict(self).items() if k not in free}
         return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -141,8 +145,13 @@ EVAL_FIELDS = ["step", "reward_base", "reward_hypernoise", "modulation_norm", "a
 
 
 def lr_at(config: TrainConfig, step: int) -> float:
-    """Linear warm-up to lr, then constant."""
-    return config.lr * min(1.0, (step + 1) / config.warmup) if config.warmup else config.lr
+    """Linear warm-up to lr over ``warmup`` steps, then constant or a cosine decay to 0 at ``steps``."""
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    if config.schedule == "cosine":
+        done = (step - config.warmup) / max(1, config.steps - config.warmup)
+        return config.lr * 0.5 * (1 + math.cos(math.pi * done))
+    return config.lr
 
 
 def batch_plan(config: TrainConfig, n_prompts: int, step: int, micro: int) -> tuple[np.ndarray, list[int]]:

@@ -13,7 +13,7 @@ from bench.generators import load_generator
 from methods.api import Job, load_method
 from methods.hypernoise import checkpoint as ckpt
 from methods.hypernoise.modulator import Modulator
-from methods.hypernoise.trainer import Trainer, train_config
+from methods.hypernoise.trainer import Trainer, lr_at, train_config
 from rewards import load_reward
 
 PROMPTS = "a red apple\na blue car\na green field\na white house\n"
@@ -106,6 +106,17 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, prompt_file):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     log_a, log_b = _read(tmp_path / "clean" / "log.csv"), _read(tmp_path / "cut" / "log.csv")
     assert [r["loss"] for r in log_a] == [r["loss"] for r in log_b]
+
+
+def test_cosine_schedule_decays_and_pins_the_run_length(tmp_path, prompt_file):
+    config = _config(tmp_path, prompt_file, steps=10, warmup=2, schedule="cosine", lr=0.1)
+    lrs = [lr_at(config, s) for s in range(10)]
+    assert lrs[:3] == pytest.approx([0.05, 0.1, 0.1])  # warm-up, then the decay starts at lr
+    assert all(a > b for a, b in zip(lrs[2:], lrs[3:])) and 0 < lrs[-1] < 0.005
+    assert lr_at(_config(tmp_path, prompt_file, warmup=2), 7) == 0.1  # constant by default
+    Trainer(_config(tmp_path, prompt_file, steps=2, schedule="cosine")).run()
+    with pytest.raises(ConfigError, match="other settings"):  # its decay was planned for 2 steps
+        Trainer(_config(tmp_path, prompt_file, steps=4, schedule="cosine")).run()
 
 
 def test_resume_refuses_a_folder_trained_with_other_settings(tmp_path, prompt_file):
