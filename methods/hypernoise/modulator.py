@@ -15,7 +15,9 @@ a LoRA branch per layer (memory: one more copy of those weights; g is untouched)
 
 ``SmallModulator`` is the standalone option, for generators whose network takes no adapter or
 where one more pass of the whole network costs too much: a small residual conv net on the
-noise, conditioned on the prompt's mean text embedding (FiLM), its output layer at zero.
+noise, conditioned on the prompt's mean text embedding (FiLM), its output layer at zero. On
+the shapes world it fits fixed (prompt, noise) pairs but does not learn across noises, which
+the adapted generator network does: it cannot see what image a noise will become.
 ``build`` makes either from the ``layout`` a checkpoint records.
 """
 
