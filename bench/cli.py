@@ -140,6 +140,29 @@ def train(
                f"{cost['nfe']} NFEs; log in {path.parent}/log.csv and log.png")
 
 
+class Axis(str, Enum):
+    seconds = "seconds"
+    nfe = "nfe"
+
+
+@app.command()
+@cli_errors
+def compare(
+    runs: List[Path] = typer.Argument(..., help="Run folders written by bench run (one suite)."),
+    out: Path = typer.Option(Path("results/compare"), "--out", "-o", help="Folder for the table and plots."),
+    baseline: str = typer.Option("base", "--baseline", help="Setting or method the others are paired with."),
+    x: Axis = typer.Option(Axis.seconds, "--x", help="Compute axis of the Pareto plot."),
+) -> None:
+    """Compare runs: a table with 95 % intervals and paired gains, and a Pareto plot of quality against compute.
+
+    Example: bench compare results/base results/reno-10 results/hypernoise --out results/compare
+    """
+    from bench.compare import compare as run_compare
+
+    for name, path in run_compare(list(runs), out, baseline=baseline, x=x.value).items():
+        typer.echo(f"{name}: {path}")
+
+
 class ExportFormat(str, Enum):
     csv = "csv"
     parquet = "parquet"

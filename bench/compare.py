@@ -1,0 +1,188 @@
+"""Merge runs and compare them: one row per method setting with bootstrap intervals, paired
+differences against a baseline, and the Pareto frontier of quality against compute.
+
+Runs are compared on one suite. Each run is one *setting* (a method with its settings on a
+model); its label names the method and only the settings (and model) that differ between the
+runs given, e.g. ``reno iterations=10``. Quality is GenEval's overall score where the records
+carry GenEval verdicts, else the mean reward. Intervals resample prompts (each prompt's seeds
+together); paired differences use the (prompt, seed) pairs a setting shares with the baseline.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.errors import ResultsError
+from bench.records import read_records
+from bench.stats import bootstrap, geneval_overall
+
+BUDGET = {"best-of-n": "n", "reno": "iterations"}  # the setting that is each method's budget
+
+
+def load_runs(paths: list[Path]) -> pd.DataFrame:
+    """All records of the runs, with a ``label`` column per run; one suite only."""
+    frames = []
+    for path in paths:
+        df = read_records(Path(path))
+        if df.empty:
+            raise ResultsError(f"'{path}' holds no rows yet; finish it with the same `bench run` command")
+        frames.append(df.assign(run_dir=str(path)))
+    suites = sorted({s for df in frames for s in df["suite"].unique()})
+    if len(suites) > 1:
+        raise ResultsError(f"the runs are on different suites ({', '.join(suites)}); compare runs of one suite")
+    labels = _labels(frames)
+    if len(set(labels)) < len(labels):
+        dup = next(lab for lab in labels if labels.count(lab) > 1)
+        raise ResultsError(f"two runs are the same setting ('{dup}'); give each setting once")
+    return pd.concat([df.assign(label=lab) for df, lab in zip(frames, labels)], ignore_index=True)
+
+
+def _labels(frames: list[pd.DataFrame]) -> list[str]:
+    """method + the settings (and model) that differ among the runs of that method."""
+    runs = [(df["method"].iat[0], df["model"].iat[0], json.loads(df["method_settings"].iat[0] or "{}"))
+            for df in frames]
+    many_models = len({m for _, m, _ in runs}) > 1
+    labels = []
+    for method, model, settings in runs:
+        same = [s for m, _, s in runs if m == method]
+        keys = sorted({k for s in same for k in s if any(o.get(k) != s.get(k) for o in same)}
+                      | ({BUDGET[method]} & set(settings) if method in BUDGET else set()))
+        parts = [method] + [f"{k}={_short(settings.get(k))}" for k in keys]
+        labels.append(" ".join(parts) + (f" ({model})" if many_models else ""))
+    return labels
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return Path(text).parent.name or text if "/" in text else text  # checkpoint paths: their folder
+
+
+def quality_name(df: pd.DataFrame) -> str:
+    return "overall" if "geneval_correct" in df and df["geneval_correct"].notna().any() else "reward"
+
+
+def table(df: pd.DataFrame, baseline: str | None = None, n_boot: int = 1000) -> pd.DataFrame:
+    """One row per setting: images, reward and quality with 95 % intervals, per-task accuracy,
+    seconds / NFEs per image, peak memory; and, against ``baseline`` (a label or a method
+    name), the paired differences of reward and quality with their intervals."""
+    quality = quality_name(df)
+    base = _pick(df, baseline) if baseline else None
+    rows = []
+    for label, d in df.groupby("label", sort=False):
+        row: dict[str, Any] = {"setting": label, "method": d["method"].iat[0], "model": d["model"].iat[0],
+                               "images": len(d), "prompts": d["prompt_id"].nunique()}
+        row["budget"] = _budget(d)
+        row["reward"], row["reward_low"], row["reward_high"] = bootstrap(
+            d, lambda x: float(x["reward"].mean()), n=n_boot)
+        if quality == "overall":
+            row["overall"], row["overall_low"], row["overall_high"] = bootstrap(d, geneval_overall, n=n_boot)
+            for task, acc in d.groupby("task")["geneval_correct"].mean().items():
+                row[f"task_{task}"] = float(acc)
+        row["seconds"] = float(d["seconds"].mean())
+        row["nfe"] = float(d["nfe"].mean())
+        row["peak_memory_mb"] = float(d["peak_memory_mb"].max()) if "peak_memory_mb" in d else np.nan
+        if base is not None:
+            row.update(_paired(d, base, quality, n_boot))
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out["pareto"] = pareto_front(out["seconds"].to_numpy(), out[quality].to_numpy())
+    return out
+
+
+def _pick(df: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    d = df[df["label"] == baseline]
+    if d.empty:
+        d = df[df["method"] == baseline]
+        if d["label"].nunique() > 1:
+            raise ResultsError(f"baseline '{baseline}' matches several settings "
+                               f"({', '.join(sorted(d['label'].unique()))}); name one")
+    if d.empty:
+        raise ResultsError(f"no run is the baseline '{baseline}'; the settings are: "
+                           f"{', '.join(df['label'].unique())}")
+    return d
+
+
+def _budget(d: pd.DataFrame) -> float:
+    key = BUDGET.get(d["method"].iat[0])
+    settings = json.loads(d["method_settings"].iat[0] or "{}")
+    return float(settings[key]) if key and key in settings else np.nan
+
+
+def _paired(d: pd.DataFrame, base: pd.DataFrame, quality: str, n_boot: int) -> dict[str, float]:
+    cols = ["prompt_id", "seed", "task", "reward"] + (["geneval_correct"] if quality == "overall" else [])
+    pairs = d[cols].merge(base[cols], on=["prompt_id", "seed", "task"], suffixes=("", "_base"))
+    if pairs.empty:
+        return {"paired_images": 0}
+    out: dict[str, float] = {"paired_images": len(pairs)}
+    out["d_reward"], out["d_reward_low"], out["d_reward_high"] = bootstrap(
+        pairs, lambda x: float((x["reward"] - x["reward_base"]).mean()), n=n_boot)
+    if quality == "overall":
+        def gain(x: pd.DataFrame) -> float:
+            other = x.drop(columns="geneval_correct").rename(columns={"geneval_correct_base": "geneval_correct"})
+            return geneval_overall(x) - geneval_overall(other)
+
+        out["d_overall"], out["d_overall_low"], out["d_overall_high"] = bootstrap(pairs, gain, n=n_boot)
+    return out
+
+
+def pareto_front(cost: np.ndarray, quality: np.ndarray) -> np.ndarray:
+    """True where no other point costs no more and scores no less, and is better in one."""
+    cost, quality = np.asarray(cost, float), np.asarray(quality, float)
+    front = np.ones(len(cost), bool)
+    for i in range(len(cost)):
+        better = (cost <= cost[i]) & (quality >= quality[i]) & ((cost < cost[i]) | (quality > quality[i]))
+        front[i] = not better.any()
+    return front
+
+
+def markdown(tab: pd.DataFrame, quality: str) -> str:
+    """The table for a README: estimates with their intervals, cost, paired gains."""
+    paired = "d_reward" in tab
+    head = ["setting", "images", "reward", *(["overall"] if quality == "overall" else []),
+            "s / image", "NFE / image", *(["Δ reward", *(["Δ overall"] if quality == "overall" else [])] if paired else []),
+            "Pareto"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def ci(row: pd.Series, key: str, fmt: str) -> str:
+        if key not in row or pd.isna(row[key]):
+            return ""
+        return f"{row[key]:{fmt}} [{row[key + '_low']:{fmt}}, {row[key + '_high']:{fmt}}]"
+
+    for _, row in tab.iterrows():
+        cells = [row["setting"], f"{row['images']:d}", ci(row, "reward", ".2f")]
+        if quality == "overall":
+            cells.append(ci(row, "overall", ".3f"))
+        cells += [f"{row['seconds']:.4g}", f"{row['nfe']:g}"]
+        if paired:
+            cells.append(ci(row, "d_reward", "+.2f"))
+            if quality == "overall":
+                cells.append(ci(row, "d_overall", "+.3f"))
+        cells.append("yes" if row["pareto"] else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def compare(paths: list[Path], out: Path, baseline: str | None = "base", x: str = "seconds",
+            n_boot: int = 1000) -> dict[str, Path]:
+    """Merge the runs, write table.csv, table.md, pareto.png and pareto.svg to ``out``."""
+    from bench.plots import pareto_plot
+    from bench.records import atomic_write_text
+
+    df = load_runs(paths)
+    if baseline and baseline not in set(df["label"]) | set(df["method"]):
+        baseline = None if baseline == "base" else baseline  # the default baseline may be absent
+    tab = table(df, baseline, n_boot=n_boot)
+    quality = quality_name(df)
+    if x == "nfe":
+        tab["pareto"] = pareto_front(tab["nfe"].to_numpy(), tab[quality].to_numpy())
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "table.csv", tab.to_csv(index=False))
+    atomic_write_text(out / "table.md", markdown(tab, quality))
+    what = [", ".join(sorted(df[c].astype(str).unique())) for c in ("suite", "model", "reward_name")]
+    png, svg = pareto_plot(tab, quality, out, x=x, title=f"{what[0]} · {what[1]} · reward {what[2]}")
+    return {"table.csv": out / "table.csv", "table.md": out / "table.md", "pareto.png": png, "pareto.svg": svg}

@@ -1,0 +1,63 @@
+"""Figures of a comparison: quality against compute per image, with the Pareto frontier."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.records import atomic_write_bytes
+
+COLORS = {"base": "#444444", "best-of-n": "#1f77b4", "reno": "#d62728", "hypernoise": "#2ca02c"}
+
+
+def pareto_plot(tab: pd.DataFrame, quality: str, out: Path, x: str = "seconds", title: str = "") -> list[Path]:
+    """pareto.png and pareto.svg in ``out``: one point per setting (with its 95 % interval),
+    each method's budgets joined by a line, the frontier drawn as a dashed step."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.8), constrained_layout=True)
+    others = iter(plt.get_cmap("tab10").colors[4:])
+    for method, d in tab.groupby("method", sort=False):
+        d = d.sort_values(x)
+        color = COLORS.get(method) or next(others)
+        y = d[quality].to_numpy()
+        err = np.vstack([y - d[f"{quality}_low"].to_numpy(), d[f"{quality}_high"].to_numpy() - y])
+        ax.errorbar(d[x], y, yerr=err, fmt="o-" if len(d) > 1 else "o", color=color, capsize=3, lw=1.5,
+                    ms=6, label=method)
+        for _, row in d.iterrows():
+            ax.annotate(_point_label(row), (row[x], row[quality]), textcoords="offset points", xytext=(6, 5),
+                        fontsize=8, color=color)
+    front = tab[tab["pareto"]].sort_values(x)
+    ax.step(front[x], front[quality], where="post", ls="--", color="black", lw=1, alpha=0.6,
+            label="Pareto frontier")
+    ax.set_xscale("log")
+    ax.margins(x=0.12)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.set_xlabel("seconds per image (log)" if x == "seconds" else "NFEs per image (log)")
+    ax.set_ylabel("GenEval overall" if quality == "overall" else "mean reward")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="best")
+    paths = []
+    for suffix in ("png", "svg"):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=suffix, dpi=120)
+        atomic_write_bytes(out / f"pareto.{suffix}", buf.getvalue())
+        paths.append(out / f"pareto.{suffix}")
+    plt.close(fig)
+    return paths
+
+
+def _point_label(row: pd.Series) -> str:
+    """The budget where the method has one (n=16, 10 it), else the setting beyond the method."""
+    if not np.isnan(row.get("budget", np.nan)):
+        return f"n={row['budget']:g}" if row["method"] == "best-of-n" else f"{row['budget']:g} it"
+    rest = row["setting"][len(row["method"]):].strip()
+    return rest

@@ -1,0 +1,68 @@
+"""bench compare: merged runs, intervals, paired gains against a baseline, the Pareto frontier."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from bench.cli import app
+from bench.compare import pareto_front
+
+
+def test_pareto_front_keeps_the_undominated_points():
+    cost = np.array([1.0, 2.0, 2.0, 10.0, 20.0, 1.0])
+    quality = np.array([0.4, 0.5, 0.45, 0.6, 0.3, 0.4])
+    # (2, 0.45) is beaten by (2, 0.5); (20, 0.3) by everything cheaper; the two (1, 0.4) tie
+    assert pareto_front(cost, quality).tolist() == [True, True, False, True, False, True]
+
+
+def _run(tmp_path, name, *args):
+    out = tmp_path / name
+    result = CliRunner().invoke(app, ["run", *args, "--limit", "6", "--seeds", "0,1", "--out", str(out), "-q",
+                                      "--no-images"])
+    assert result.exit_code == 0, result.output
+    return str(out)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("runs")
+    return {"base": _run(tmp, "base", "--method", "base"),
+            "bo2": _run(tmp, "bo2", "--method", "best-of-n", "--set", "n=2"),
+            "bo4": _run(tmp, "bo4", "--method", "best-of-n", "--set", "n=4"),
+            "val": _run(tmp, "val", "--method", "base", "--suite", "shapes-val")}
+
+
+def test_compare_writes_a_table_and_a_pareto_plot(runs, tmp_path):
+    out = tmp_path / "cmp"
+    result = CliRunner().invoke(app, ["compare", runs["base"], runs["bo2"], runs["bo4"], "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    for name in ("table.csv", "table.md", "pareto.png", "pareto.svg"):
+        assert (out / name).stat().st_size > 0
+    tab = pd.read_csv(out / "table.csv").set_index("setting")
+    assert list(tab.index) == ["base", "best-of-n n=2", "best-of-n n=4"]
+    assert (tab["images"] == 12).all() and (tab["paired_images"] == 12).all()
+    for key in ("reward", "overall", "d_reward"):
+        assert (tab[f"{key}_low"] <= tab[key] + 1e-9).all() and (tab[key] <= tab[f"{key}_high"] + 1e-9).all()
+    assert tab.loc["base", "d_reward"] == 0 and tab.loc["base", "d_overall"] == 0
+    # best-of-n keeps candidate 0, the base image, unless another scores higher: never below base
+    assert tab.loc["best-of-n n=2", "d_reward"] >= 0 and tab.loc["best-of-n n=4", "d_reward"] >= tab.loc["best-of-n n=2", "d_reward"]
+    assert tab.loc["best-of-n n=4", "nfe"] == 4 and tab.loc["best-of-n n=4", "budget"] == 4
+    assert tab.loc["base", "pareto"]  # the cheapest point is always on the frontier
+    assert "task_single_object" in tab.columns  # the first six prompts are single objects
+    assert "| best-of-n n=4 | 12 |" in (out / "table.md").read_text()
+
+
+@pytest.mark.parametrize("case, fragment", [
+    ("suites", "different suites"), ("same", "same setting"), ("baseline", "no run is the baseline"),
+    ("missing", "holds no run records"),
+])
+def test_bad_input_is_one_line_and_exit_2(runs, tmp_path, case, fragment):
+    args = {"suites": [runs["base"], runs["val"]], "same": [runs["base"], runs["base"]],
+            "baseline": [runs["base"], runs["bo2"], "--baseline", "reno"],
+            "missing": [runs["base"], str(tmp_path / "nothing")]}[case]
+    out = tmp_path / "cmp"
+    result = CliRunner().invoke(app, ["compare", *args, "--out", str(out)])
+    assert result.exit_code == 2
+    assert fragment in result.output and len(result.output.strip().splitlines()) == 1
+    assert not out.exists()  # nothing half-written
