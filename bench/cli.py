@@ -163,6 +163,29 @@ def compare(
         typer.echo(f"{name}: {path}")
 
 
+@app.command()
+@cli_errors
+def check(
+    runs: List[Path] = typer.Argument(..., help="Run folders written by bench run."),
+    thresholds: Path = typer.Option(Path("bench.toml"), "--thresholds", help="TOML with [check.<suite>.<method>] tables."),
+) -> None:
+    """Check runs against regression thresholds: exit 0 when all hold, 1 when one fails, 2 on bad input.
+
+    Example: bench check results/hypernoise --thresholds bench.toml
+    """
+    from bench.check import check_run, report
+    from bench.config import read_toml
+    from bench.errors import ConfigError
+
+    table = read_toml(thresholds).get("check")
+    if not table:
+        raise ConfigError(f"{thresholds} has no [check.<suite>.<method>] tables; add the thresholds to check")
+    outcomes = [o for run in runs for o in check_run(run, table, source=str(thresholds))]
+    typer.echo(report(outcomes))
+    if not all(o.ok for o in outcomes):
+        raise typer.Exit(1)
+
+
 class ExportFormat(str, Enum):
     csv = "csv"
     parquet = "parquet"

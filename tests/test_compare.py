@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from bench.cli import app
 from bench.compare import pareto_front
+from tests.run_helpers import cli_run
 
 
 def test_pareto_front_keeps_the_undominated_points():
@@ -17,11 +18,7 @@ def test_pareto_front_keeps_the_undominated_points():
 
 
 def _run(tmp_path, name, *args):
-    out = tmp_path / name
-    result = CliRunner().invoke(app, ["run", *args, "--limit", "6", "--seeds", "0,1", "--out", str(out), "-q",
-                                      "--no-images"])
-    assert result.exit_code == 0, result.output
-    return str(out)
+    return cli_run(tmp_path / name, *args, limit=6)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,13 @@
+"""A small `bench run` through the CLI, for tests that need finished run folders."""
+
+from typer.testing import CliRunner
+
+from bench.cli import app
+
+
+def cli_run(out, *args, limit=12, seeds="0,1"):
+    """`bench run ARGS --limit N --seeds S --out OUT -q --no-images`; the folder, as a string."""
+    result = CliRunner().invoke(app, ["run", *args, "--limit", str(limit), "--seeds", seeds, "--out", str(out),
+                                      "-q", "--no-images"])
+    assert result.exit_code == 0, result.output
+    return str(out)
