@@ -11,14 +11,12 @@ def bootstrap(df: Any, statistic: Callable[[Any], float], by: str = "prompt_id",
               level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
     """(estimate, low, high): ``statistic`` on ``df`` and its percentile interval when the
     groups ``by`` (prompts) are resampled with replacement ``n`` times."""
-    groups = [g for _, g in df.groupby(by, sort=True)]
+    rows = [np.asarray(ix) for ix in df.groupby(by, sort=True).indices.values()]  # row positions per group
     rng = np.random.default_rng(seed)
-    import pandas as pd
-
     stats = []
     for _ in range(n):
-        pick = rng.integers(0, len(groups), len(groups))
-        stats.append(statistic(pd.concat([groups[i] for i in pick], ignore_index=True)))
+        pick = rng.integers(0, len(rows), len(rows))
+        stats.append(statistic(df.iloc[np.concatenate([rows[i] for i in pick])].reset_index(drop=True)))
     low, high = np.percentile(stats, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
     return float(statistic(df)), float(low), float(high)
 
