@@ -66,10 +66,11 @@ def quality_name(df: pd.DataFrame) -> str:
     return "overall" if "geneval_correct" in df and df["geneval_correct"].notna().any() else "reward"
 
 
-def table(df: pd.DataFrame, baseline: str | None = None, n_boot: int = 1000) -> pd.DataFrame:
+def table(df: pd.DataFrame, baseline: str | None = None, n_boot: int = 1000, x: str = "seconds") -> pd.DataFrame:
     """One row per setting: images, reward and quality with 95 % intervals, per-task accuracy,
-    seconds / NFEs per image, peak memory; and, against ``baseline`` (a label or a method
-    name), the paired differences of reward and quality with their intervals."""
+    seconds / NFEs per image, peak memory; against ``baseline`` (a label or a method name), the
+    paired differences of reward and quality with their intervals; and whether the setting is
+    on the Pareto frontier of quality against ``x`` (seconds or nfe)."""
     quality = quality_name(df)
     base = _pick(df, baseline) if baseline else None
     rows = []
@@ -90,7 +91,7 @@ def table(df: pd.DataFrame, baseline: str | None = None, n_boot: int = 1000) -> 
             row.update(_paired(d, base, quality, n_boot))
         rows.append(row)
     out = pd.DataFrame(rows)
-    out["pareto"] = pareto_front(out["seconds"].to_numpy(), out[quality].to_numpy())
+    out["pareto"] = pareto_front(out[x].to_numpy(), out[quality].to_numpy())
     return out
 
 
@@ -176,10 +177,8 @@ def compare(paths: list[Path], out: Path, baseline: str | None = "base", x: str 
     df = load_runs(paths)
     if baseline and baseline not in set(df["label"]) | set(df["method"]):
         baseline = None if baseline == "base" else baseline  # the default baseline may be absent
-    tab = table(df, baseline, n_boot=n_boot)
+    tab = table(df, baseline, n_boot=n_boot, x=x)
     quality = quality_name(df)
-    if x == "nfe":
-        tab["pareto"] = pareto_front(tab["nfe"].to_numpy(), tab[quality].to_numpy())
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "table.csv", tab.to_csv(index=False))
     atomic_write_text(out / "table.md", markdown(tab, quality))

@@ -56,8 +56,7 @@ def main() -> None:
     calls = {"base": method_call("base", {}),
              "hypernoise (fused)": method_call("hypernoise", {"checkpoint": str(path)})}
     unfused_gen = load_generator("shapes").freeze()
-    modulator, _ = attach(unfused_gen, path)
-    modulator._fused = None  # the adapter as trained: LoRA branches beside the layers
+    modulator, _ = attach(unfused_gen, path, fuse=False)  # the adapter as trained: LoRA branches beside the layers
 
     def unfused() -> None:
         with torch.no_grad():

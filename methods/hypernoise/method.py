@@ -19,8 +19,10 @@ from methods.hypernoise import checkpoint as ckpt
 from methods.hypernoise.modulator import Modulator, SmallModulator, build
 
 
-def attach(generator: Any, path: ckpt.Path) -> tuple[Modulator | SmallModulator, dict[str, Any]]:
-    """Load a checkpoint onto the generator's network; checks it was trained for this model."""
+def attach(generator: Any, path: ckpt.Path, fuse: bool = True) -> tuple[Modulator | SmallModulator, dict[str, Any]]:
+    """Load a checkpoint onto the generator's network; checks it was trained for this model.
+    ``fuse`` (inference) folds a LoRA adapter into its own weights; without it f_φ runs through
+    peft's LoRA branches, as in training."""
     weights, meta = ckpt.read(path)
     info = generator.info()
     want = meta.get("model", {})
@@ -31,7 +33,7 @@ def attach(generator: Any, path: ckpt.Path) -> tuple[Modulator | SmallModulator,
     modulator = build(generator, meta["modulator"])
     modulator.load_state_dict(weights)
     modulator.requires_grad_(False)
-    if isinstance(modulator, Modulator):
+    if fuse and isinstance(modulator, Modulator):
         modulator.fuse()  # f_φ as one plain network pass (see Modulator.fuse)
     return modulator, meta
 

@@ -36,12 +36,18 @@ def _config(tmp_path, prompt_file, **overrides):
 TINY = ["sd-turbo-tiny", "sdxl-turbo-tiny", "sana-sprint-tiny", "flux-schnell-tiny"]
 
 
-@pytest.mark.parametrize("model", TINY)
-def test_modulator_starts_at_zero_and_leaves_the_generator_untouched(model):
+def _tiny(model):
+    """A frozen tiny build, two prompts' conditioning and noise, and its images before any adapter."""
     gen = load_generator(model).freeze()
     cond, z = gen.encode(["a red apple", "a blue car"]), gen.noise([0, 1])
     with torch.no_grad():
-        before = gen.generate(z, cond)
+        return gen, cond, z, gen.generate(z, cond)
+
+
+@pytest.mark.parametrize("model", TINY)
+def test_modulator_starts_at_zero_and_leaves_the_generator_untouched(model):
+    gen, cond, z, before = _tiny(model)
+    with torch.no_grad():
         mod = Modulator(gen, rank=4)
         z_hat, f = mod(gen, z, cond)
         after = gen.generate(z, cond)
@@ -240,10 +246,8 @@ def test_standalone_modulator_needs_image_shaped_noise(tmp_path, prompt_file):
 
 @pytest.mark.parametrize("model", TINY)
 def test_fused_modulator_equals_the_adapter_and_leaves_g_exact(model):
-    gen = load_generator(model).freeze()
-    cond, z = gen.encode(["a red apple", "a blue car"]), gen.noise([0, 1])
+    gen, cond, z, before = _tiny(model)
     with torch.no_grad():
-        before = gen.generate(z, cond)
         mod = Modulator(gen, rank=4)
         for p in mod.parameters():
             p.add_(torch.randn_like(p) * 0.05)
