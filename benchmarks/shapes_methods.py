@@ -20,24 +20,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import pandas as pd
+
+from bench.compare import table
 from bench.config import RunConfig, parse_seeds
 from bench.runner import run
-from bench.stats import bootstrap, geneval_overall
 from methods.hypernoise.checkpoint import SHIPPED_FOR
 
 METHODS = [("base", {}), ("best-of-n", {"n": 16}), ("reno", {"iterations": 10}), ("reno", {"iterations": 50}),
            ("hypernoise", {})]
-
-
-def paired(df, base):
-    """Per (prompt, seed): this method's and base's reward and verdict side by side."""
-    keep = ["prompt_id", "seed", "task", "reward", "geneval_correct"]
-    return df[keep].merge(base[keep], on=["prompt_id", "seed", "task"], suffixes=("", "_base"))
-
-
-def overall_gain(d) -> float:
-    return geneval_overall(d) - geneval_overall(d.drop(columns="geneval_correct")
-                                                .rename(columns={"geneval_correct_base": "geneval_correct"}))
 
 
 def main() -> None:
@@ -50,7 +41,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", default="", help="hypernoise checkpoint (default: the shipped one)")
     parser.add_argument("--methods", default="", help="comma-separated method names to run (default: all)")
     args = parser.parse_args()
-    rows, frames = [], {}
+    frames = []
     only = set(filter(None, args.methods.split(",")))
     for method, settings in METHODS:
         if only and method not in only:
@@ -65,39 +56,29 @@ def main() -> None:
         cfg = RunConfig(method=method, model="shapes", reward="shapes-clip", suite=args.suite,
                         seeds=parse_seeds(args.seeds), limit=args.limit, batch_size=args.batch_size,
                         out=str(args.out / label.replace(" ", "_")), save_images=False, settings=settings)
-        df = run(cfg, progress=True).records
-        frames[label] = df
-        reward = bootstrap(df, lambda d: float(d["reward"].mean()))
-        overall = bootstrap(df, geneval_overall)
-        tasks = df.groupby("task")["geneval_correct"].mean()
-        rows.append((label, reward, overall, tasks, df["seconds"].mean(), df["nfe"].mean(), len(df)))
+        frames.append(run(cfg, progress=True).records.assign(label=label))
 
-    print(f"\n{args.suite}, {rows[0][6]} images per method, shapes-clip reward, 95% CI over prompts\n")
-    print(f"| method | reward | overall | {' | '.join(rows[0][3].index)} | s / image | × base | NFE / image |")
-    print("|---" * (6 + len(rows[0][3])) + "|")
-    base_sec = rows[0][4]
-    for label, (r, rl, rh), (o, ol, oh), tasks, sec, nfe, _ in rows:
-        per_task = " | ".join(f"{v:.2f}" for v in tasks.values)
-        print(f"| {label} | {r:.2f} [{rl:.2f}, {rh:.2f}] | {o:.3f} [{ol:.3f}, {oh:.3f}] | {per_task} "
-              f"| {sec:.4f} | {sec / base_sec:.2f} | {nfe:g} |")
+    # The intervals and paired gains are bench compare's (bench/compare.py), with base as baseline
+    tab = table(pd.concat(frames, ignore_index=True), baseline="base")
+    tasks = [c for c in tab.columns if c.startswith("task_")]
+    base_sec = tab["seconds"].iat[0]
+    print(f"\n{args.suite}, {tab['images'].iat[0]} images per method, shapes-clip reward, 95% CI over prompts\n")
+    print(f"| method | reward | overall | {' | '.join(t[5:] for t in tasks)} | s / image | × base | NFE / image |")
+    print("|---" * (6 + len(tasks)) + "|")
+    for _, r in tab.iterrows():
+        per_task = " | ".join(f"{r[t]:.2f}" for t in tasks)
+        print(f"| {r['setting']} | {r['reward']:.2f} [{r['reward_low']:.2f}, {r['reward_high']:.2f}] "
+              f"| {r['overall']:.3f} [{r['overall_low']:.3f}, {r['overall_high']:.3f}] | {per_task} "
+              f"| {r['seconds']:.4f} | {r['seconds'] / base_sec:.2f} | {r['nfe']:g} |")
 
-    base = frames[rows[0][0]]
     print("\nPaired with base over the same (prompt, seed) pairs, 95% CI over prompts:\n")
     print("| method | Δ reward | Δ overall | share of the best ReNO's Δ overall |")
     print("|---|---|---|---|")
-    gains = {}
-    for label, df in list(frames.items())[1:]:
-        d = paired(df, base)
-        dr = bootstrap(d, lambda x: float((x["reward"] - x["reward_base"]).mean()))
-        do = bootstrap(d, overall_gain)
-        gains[label] = do[0]
-        share = ""
-        best_reno = max((g for k, g in gains.items() if k.startswith("reno")), default=0.0)
-        if label.startswith("hypernoise") and best_reno > 0:
-            share = f"{do[0] / best_reno:.0%}"
-        print(f"| {label} | {dr[0]:+.2f} [{dr[1]:+.2f}, {dr[2]:+.2f}] | {do[0]:+.3f} [{do[1]:+.3f}, {do[2]:+.3f}] "
-              f"| {share} |")
-
+    best_reno = tab.loc[tab["method"] == "reno", "d_overall"].max() if (tab["method"] == "reno").any() else 0.0
+    for _, r in tab.iloc[1:].iterrows():
+        share = f"{r['d_overall'] / best_reno:.0%}" if r["method"] == "hypernoise" and best_reno > 0 else ""
+        print(f"| {r['setting']} | {r['d_reward']:+.2f} [{r['d_reward_low']:+.2f}, {r['d_reward_high']:+.2f}] "
+              f"| {r['d_overall']:+.3f} [{r['d_overall_low']:+.3f}, {r['d_overall_high']:+.3f}] | {share} |")
 
 if __name__ == "__main__":
     main()
