@@ -152,14 +152,21 @@ def compare(
     out: Path = typer.Option(Path("results/compare"), "--out", "-o", help="Folder for the table and plots."),
     baseline: str = typer.Option("base", "--baseline", help="Setting or method the others are paired with."),
     x: Axis = typer.Option(Axis.seconds, "--x", help="Compute axis of the Pareto plot."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Write report.html (tables, plots, image grids)."),
+    published: str = typer.Option("auto", "--published",
+                                  help="Published results to show: a model (sd-turbo, sana-sprint, flux-schnell), "
+                                       "auto (the runs' model, if published) or none."),
+    grid: int = typer.Option(4, "--grid", min=0, help="Prompts per task in the report's image grids."),
 ) -> None:
-    """Compare runs: a table with 95 % intervals and paired gains, and a Pareto plot of quality against compute.
+    """Compare runs: a table with 95 % intervals and paired gains, a Pareto plot of quality against
+    compute, the amortised cost of trained methods, and a self-contained HTML report.
 
     Example: bench compare results/base results/reno-10 results/hypernoise --out results/compare
     """
     from bench.compare import compare as run_compare
 
-    for name, path in run_compare(list(runs), out, baseline=baseline, x=x.value).items():
+    for name, path in run_compare(list(runs), out, baseline=baseline, x=x.value, report=report,
+                                  published=published, per_task=grid).items():
         typer.echo(f"{name}: {path}")
 
 
@@ -195,17 +202,18 @@ class ExportFormat(str, Enum):
 @app.command()
 @cli_errors
 def export(
-    run_dir: Path = typer.Argument(..., help="A run folder written by bench run."),
+    runs: List[Path] = typer.Argument(..., help="Run folders written by bench run; several are merged (one suite)."),
     format: ExportFormat = typer.Option(ExportFormat.csv, "--format", "-f"),
     output: Optional[Path] = typer.Option(None, "--output", help="File to write (default stdout for csv/jsonl)."),
 ) -> None:
-    """Write a run's records as csv, parquet or jsonl.
+    """Write a run's records as csv, parquet or jsonl; several runs are merged into one table with
+    a `setting` column naming each run as bench compare does.
 
-    Example: bench export results/reno-sd-turbo-tiny-prompts --format jsonl --output reno.jsonl
+    Example: bench export results/base results/reno results/hypernoise --output merged.csv
     """
     from bench.export import export_records
 
-    export_records(run_dir, format.value, output)
+    export_records(list(runs), format.value, output)
 
 
 class ListKind(str, Enum):

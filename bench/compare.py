@@ -141,19 +141,20 @@ def pareto_front(cost: np.ndarray, quality: np.ndarray) -> np.ndarray:
     return front
 
 
-def markdown(tab: pd.DataFrame, quality: str) -> str:
-    """The table for a README: estimates with their intervals, cost, paired gains."""
+def display(tab: pd.DataFrame, quality: str) -> tuple[list[str], list[list[str]]]:
+    """The table as a reader sees it (markdown, HTML): header and formatted cells, estimates
+    with their intervals, cost, paired gains, Pareto membership."""
     paired = "d_reward" in tab
     head = ["setting", "images", "reward", *(["overall"] if quality == "overall" else []),
             "s / image", "NFE / image", *(["Δ reward", *(["Δ overall"] if quality == "overall" else [])] if paired else []),
             "Pareto"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def ci(row: pd.Series, key: str, fmt: str) -> str:
         if key not in row or pd.isna(row[key]):
             return ""
         return f"{row[key]:{fmt}} [{row[key + '_low']:{fmt}}, {row[key + '_high']:{fmt}}]"
 
+    body = []
     for _, row in tab.iterrows():
         cells = [row["setting"], f"{row['images']:d}", ci(row, "reward", ".2f")]
         if quality == "overall":
@@ -164,13 +165,26 @@ def markdown(tab: pd.DataFrame, quality: str) -> str:
             if quality == "overall":
                 cells.append(ci(row, "d_overall", "+.3f"))
         cells.append("yes" if row["pareto"] else "")
-        lines.append("| " + " | ".join(cells) + " |")
+        body.append(cells)
+    return head, body
+
+
+def markdown(tab: pd.DataFrame, quality: str) -> str:
+    """The table for a README."""
+    head, body = display(tab, quality)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in body]
     return "\n".join(lines) + "\n"
 
 
 def compare(paths: list[Path], out: Path, baseline: str | None = "base", x: str = "seconds",
-            n_boot: int = 1000) -> dict[str, Path]:
-    """Merge the runs, write table.csv, table.md, pareto.png and pareto.svg to ``out``."""
+            n_boot: int = 1000, report: bool = True, published: str = "auto", per_task: int = 4) -> dict[str, Path]:
+    """Merge the runs and write to ``out``: table.csv, table.md, pareto.png/.svg, and where a
+    setting was trained, amortised.csv/.png; with ``report``, report.html. ``published``: a
+    model whose published results to show (bench.published), "auto" for the runs' own model
+    when it has any, "none" for none."""
+    from bench import published as pub
+    from bench.amortise import amortised, amortised_plot, training_cost
     from bench.plots import pareto_plot
     from bench.records import atomic_write_text
 
@@ -179,9 +193,48 @@ def compare(paths: list[Path], out: Path, baseline: str | None = "base", x: str 
         baseline = None if baseline == "base" else baseline  # the default baseline may be absent
     tab = table(df, baseline, n_boot=n_boot, x=x)
     quality = quality_name(df)
+    costs = {label: training_cost(Path(d["run_dir"].iat[0])) for label, d in df.groupby("label", sort=False)}
+    for key in ("seconds", "nfe"):
+        tab[f"training_{key}"] = [float((costs[s] or {}).get(key, 0.0)) for s in tab["setting"]]
+    models = sorted(df["model"].astype(str).unique())
+    model_pub = pub.match(models) if published == "auto" else (None if published == "none" else published)
+    if model_pub:
+        pub.points(model_pub)  # unknown name: one clear error before anything is written
     out.mkdir(parents=True, exist_ok=True)
+    written = {}
     atomic_write_text(out / "table.csv", tab.to_csv(index=False))
     atomic_write_text(out / "table.md", markdown(tab, quality))
+    written.update({"table.csv": out / "table.csv", "table.md": out / "table.md"})
     what = [", ".join(sorted(df[c].astype(str).unique())) for c in ("suite", "model", "reward_name")]
-    png, svg = pareto_plot(tab, quality, out, x=x, title=f"{what[0]} · {what[1]} · reward {what[2]}")
-    return {"table.csv": out / "table.csv", "table.md": out / "table.md", "pareto.png": png, "pareto.svg": svg}
+    points = pub.points(model_pub) if model_pub and quality == "overall" else None
+    overlay = bool(model_pub) and model_pub in models and x == "seconds"
+    png, svg = pareto_plot(tab, quality, out, x=x, title=f"{what[0]} · {what[1]} · reward {what[2]}",
+                           published=points, overlay=overlay,
+                           published_title=f"published: {pub.NAMES.get(model_pub, model_pub)}, GenEval"
+                           if model_pub else "")
+    written.update({"pareto.png": png, "pareto.svg": svg})
+    am = amortised(tab, costs)
+    figures = {"pareto": svg}
+    if not am.empty:
+        atomic_write_text(out / "amortised.csv", am.to_csv(index=False))
+        figures["amortised"] = amortised_plot(tab, costs, out)
+        figures["amortised_nfe"] = amortised_plot(tab, costs, out, unit="nfe")
+        written.update({"amortised.csv": out / "amortised.csv", "amortised.png": figures["amortised"],
+                        "amortised_nfe.png": figures["amortised_nfe"]})
+    if report:
+        from bench.report import write_report
+
+        info = None
+        if model_pub:
+            rows = pub.published()
+            rows = rows[rows["model"] == model_pub]
+            info = {"model_name": pub.NAMES.get(model_pub, model_pub),
+                    "tables": {suite: pub.wide(model_pub, suite) for suite in rows["suite"].unique()},
+                    "sources": sorted(rows["source"].unique()),
+                    "note": ("The runs here are of this model: its published points are drawn on the plot."
+                             if model_pub in models else
+                             f"The runs here are of {', '.join(models)}, not of this model: its published points "
+                             "are drawn beside the plot, on their own compute axis, for the shape of its frontier.")}
+        written["report.html"] = write_report(out, df, tab, quality, title=f"{what[0]} · {what[1]} · reward {what[2]}",
+                                              figures=figures, amortised=am, published=info, per_task=per_task)
+    return written

@@ -1,4 +1,4 @@
-"""`bench export`: a run's records in another format."""
+"""`bench export`: a run's records, or the merged records of several runs, in another format."""
 
 from __future__ import annotations
 
@@ -9,10 +9,19 @@ from bench.errors import ResultsError
 from bench.records import atomic_write_bytes, read_records
 
 
-def export_records(run_dir: Path, fmt: str, output: Path | None) -> None:
-    if not run_dir.is_dir():
-        raise ResultsError(f"run folder '{run_dir}' does not exist; pass a folder written by `bench run --out`")
-    df = read_records(run_dir)
+def export_records(runs: list[Path], fmt: str, output: Path | None) -> None:
+    """One run: its records as they are. Several: bench.compare.load_runs's merge (one suite),
+    with ``setting`` (the comparison's label) and ``run_dir`` first."""
+    for run_dir in runs:
+        if not Path(run_dir).is_dir():
+            raise ResultsError(f"run folder '{run_dir}' does not exist; pass a folder written by `bench run --out`")
+    if len(runs) == 1:
+        df = read_records(runs[0])
+    else:
+        from bench.compare import load_runs
+
+        df = load_runs(runs).rename(columns={"label": "setting"})
+        df = df[["setting", "run_dir", *[c for c in df.columns if c not in ("setting", "run_dir")]]]
     if fmt == "parquet":
         if output is None:
             raise ResultsError("--format parquet needs --output FILE (parquet is binary)")

@@ -12,9 +12,12 @@ from bench.records import atomic_write_bytes
 COLORS = {"base": "#444444", "best-of-n": "#1f77b4", "reno": "#d62728", "hypernoise": "#2ca02c"}
 
 
-def pareto_plot(tab: pd.DataFrame, quality: str, out: Path, x: str = "seconds", title: str = "") -> list[Path]:
+def pareto_plot(tab: pd.DataFrame, quality: str, out: Path, x: str = "seconds", title: str = "",
+                published: pd.DataFrame | None = None, overlay: bool = False, published_title: str = "") -> list[Path]:
     """pareto.png and pareto.svg in ``out``: one point per setting (with its 95 % interval),
-    each method's budgets joined by a line, the frontier drawn as a dashed step."""
+    each method's budgets joined by a line, the frontier drawn as a dashed step. ``published``
+    points (bench.published.points) are drawn hollow: on the same axes when ``overlay`` (same
+    model, seconds axis), else in a panel of their own beside it that shares the quality axis."""
     import io
 
     import matplotlib
@@ -22,7 +25,12 @@ def pareto_plot(tab: pd.DataFrame, quality: str, out: Path, x: str = "seconds", 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.5, 4.8), constrained_layout=True)
+    side = published is not None and not published.empty and not overlay
+    if side:
+        fig, (ax, pax) = plt.subplots(1, 2, figsize=(10.5, 4.8), sharey=True, constrained_layout=True,
+                                      gridspec_kw={"width_ratios": [2.2, 1]})
+    else:
+        fig, ax = plt.subplots(figsize=(7.5, 4.8), constrained_layout=True)
     others = iter(plt.get_cmap("tab10").colors[4:])
     for method, d in tab.groupby("method", sort=False):
         d = d.sort_values(x)
@@ -37,6 +45,14 @@ def pareto_plot(tab: pd.DataFrame, quality: str, out: Path, x: str = "seconds", 
     front = tab[tab["pareto"]].sort_values(x)
     ax.step(front[x], front[quality], where="post", ls="--", color="black", lw=1, alpha=0.6,
             label="Pareto frontier")
+    if published is not None and not published.empty:
+        _published_points(pax if side else ax, published, tab[quality] if not side else None)
+        if side:
+            pax.set_xscale("log")
+            pax.margins(x=0.25)
+            pax.set_xlabel("seconds per image as reported (log)")
+            pax.set_title(published_title, fontsize=9)
+            pax.grid(alpha=0.3, which="both")
     ax.set_xscale("log")
     ax.margins(x=0.12)
     if title:
@@ -53,6 +69,18 @@ def pareto_plot(tab: pd.DataFrame, quality: str, out: Path, x: str = "seconds", 
         paths.append(out / f"pareto.{suffix}")
     plt.close(fig)
     return paths
+
+
+def _published_points(ax, pub: pd.DataFrame, measured: pd.Series | None) -> None:
+    """Hollow markers in the methods' colours, each labelled; joined in order of cost."""
+    pub = pub.dropna(subset=["seconds"]).sort_values("seconds")
+    for _, row in pub.iterrows():
+        color = COLORS.get(row["method"], "#777777")
+        ax.plot(row["seconds"], row["value"], marker="D", ms=7, mfc="none", mec=color, mew=1.6, ls="none")
+        ax.annotate(row["label"], (row["seconds"], row["value"]), textcoords="offset points", xytext=(6, -11),
+                    fontsize=8, color=color)
+    ax.plot(pub["seconds"], pub["value"], ls=":", color="#999999", lw=1,
+            label="published (hollow)" if measured is not None else None)
 
 
 def _point_label(row: pd.Series) -> str:

@@ -48,6 +48,7 @@ from safetensors import safe_open
 from safetensors.torch import save
 
 from bench.errors import ConfigError
+from bench.manifest import device_name
 from bench.records import atomic_write_bytes
 from methods.api import coerce_setting
 from methods.hypernoise import checkpoint as ckpt
@@ -340,7 +341,8 @@ class Trainer:
                                                         "sha256": self.prompt_hash},
                 "modulator": self.modulator.layout(),
                 "settings": asdict(self.config), "fingerprint": self.config.fingerprint(),
-                "step": self.step, "training_cost": dict(self.cost)}
+                "step": self.step, "training_cost": dict(self.cost),
+                "device": device_name(self.device)}
 
     def save(self) -> None:
         ckpt.write(self.out / "hypernoise.safetensors", self.modulator.state_dict(), self.metadata())

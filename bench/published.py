@@ -1,0 +1,68 @@
+"""Published results of the methods this harness measures, kept as data with their sources.
+
+``bench/data/published.csv`` holds one row per (model, method, metric) as the papers report
+them (REFERENCE.md): GenEval overall and per task from the HyperNoise paper's Table 1, with its
+seconds per image, and SD-Turbo's T2I-CompBench scores from the ReNO paper. Reports overlay
+them on the Pareto plot and list them beside the measured table.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib.resources import files
+
+import pandas as pd
+
+from bench.errors import ConfigError
+
+NAMES = {"sd-turbo": "SD-Turbo", "sana-sprint": "SANA-Sprint 0.6B", "flux-schnell": "FLUX-Schnell",
+         "base": "base", "best-of-n": "best-of-N", "reno": "ReNO", "hypernoise": "HyperNoise"}
+
+
+@lru_cache(maxsize=1)
+def published() -> pd.DataFrame:
+    """All published rows: model, method, budget, model_setting, seconds, suite, metric, value, source."""
+    with files("bench.data").joinpath("published.csv").open() as f:
+        return pd.read_csv(f)
+
+
+def models() -> list[str]:
+    return sorted(published()["model"].unique())
+
+
+def points(model: str, suite: str = "geneval", metric: str = "overall") -> pd.DataFrame:
+    """One row per published method setting of ``model``: method, budget, seconds, value, label, source."""
+    if model not in models():
+        raise ConfigError(f"no published results for model '{model}'; known: {', '.join(models())}")
+    df = published()
+    d = df[(df["model"] == model) & (df["suite"] == suite) & (df["metric"] == metric)].copy()
+    d["label"] = [_label(r) for _, r in d.iterrows()]
+    return d.reset_index(drop=True)
+
+
+def wide(model: str, suite: str = "geneval") -> pd.DataFrame:
+    """The published table of one model and suite: one row per method, one column per metric."""
+    d = published()
+    d = d[(d["model"] == model) & (d["suite"] == suite)]
+    if d.empty:
+        return d
+    rows = []
+    for _, g in d.groupby(["method", "budget"], sort=False, dropna=False):
+        first = g.iloc[0]
+        rows.append({"setting": _label(first), "model_setting": first["model_setting"],
+                     "seconds": first["seconds"], **dict(zip(g["metric"], g["value"]))})
+    return pd.DataFrame(rows)
+
+
+def match(model_names: list[str]) -> str | None:
+    """The published model that the runs' model is (``sd-turbo`` for sd-turbo, not for its tiny build)."""
+    known = [m for m in model_names if m in models()]
+    return known[0] if len(set(model_names)) == 1 and known else None
+
+
+def _label(row: pd.Series) -> str:
+    text = NAMES.get(row["method"], row["method"])
+    if pd.notna(row.get("budget")):
+        budget = int(row["budget"])
+        text += f" (N={budget})" if row["method"] == "best-of-n" else f" ({budget} it)"
+    return text
