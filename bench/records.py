@@ -123,7 +123,10 @@ def read_records(run_dir: Path) -> "Any":
     from bench.errors import ResultsError
 
     if (run_dir / "records.parquet").exists():
-        return pd.read_parquet(run_dir / "records.parquet")
+        df = pd.read_parquet(run_dir / "records.parquet")
+        for col in df.columns[df.dtypes == object]:  # list cells come back as arrays: make them lists
+            df[col] = df[col].map(lambda v: v.tolist() if hasattr(v, "tolist") and not isinstance(v, str) else v)
+        return df
     if (run_dir / "journal").is_dir():
         return finalize(run_dir)
     raise ResultsError(f"'{run_dir}' holds no run records; pass a folder written by `bench run --out`")

@@ -13,4 +13,4 @@ go base
 for n in 4 16 64; do go "best-of-n-$n" --method best-of-n --set n=$n; done
 for it in 5 10 25 50; do go "reno-$it" --method reno --set iterations=$it; done
 go hypernoise --method hypernoise
-bench compare "${runs[@]}" --out "$out/compare" --report
+bench compare "${runs[@]}" --out "$out/compare" --published sd-turbo

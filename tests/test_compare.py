@@ -63,3 +63,18 @@ def test_bad_input_is_one_line_and_exit_2(runs, tmp_path, case, fragment):
     assert result.exit_code == 2
     assert fragment in result.output and len(result.output.strip().splitlines()) == 1
     assert not out.exists()  # nothing half-written
+
+
+def test_export_merges_several_runs_with_their_settings(runs, tmp_path):
+    target = tmp_path / "merged.csv"
+    result = CliRunner().invoke(app, ["export", runs["base"], runs["bo2"], runs["bo4"], "--output", str(target)])
+    assert result.exit_code == 0, result.output
+    merged = pd.read_csv(target)
+    assert list(merged.columns[:2]) == ["setting", "run_dir"]
+    assert merged.groupby("setting").size().to_dict() == {"base": 12, "best-of-n n=2": 12, "best-of-n n=4": 12}
+    one = pd.read_csv(runs["bo2"] + "/records.csv")
+    mine = merged[merged["setting"] == "best-of-n n=2"].drop(columns=["setting", "run_dir"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(mine[one.columns], one, check_dtype=False)
+    bad = tmp_path / "bad.csv"
+    result = CliRunner().invoke(app, ["export", runs["base"], runs["val"], "--output", str(bad)])
+    assert result.exit_code == 2 and "different suites" in result.output and not bad.exists()

@@ -1,0 +1,69 @@
+"""Published results kept as package data: they match REFERENCE.md, carry their source, and
+reach the comparison only for a model that has them."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bench.errors import ConfigError
+from bench.published import match, points, published, wide
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "REFERENCE.md"
+MODELS = {"SD-Turbo": "sd-turbo", "SANA-Sprint 0.6B": "sana-sprint", "FLUX-Schnell (4 steps)": "flux-schnell"}
+METHODS = {"HyperNoise": "hypernoise", "Best-of-N (50)": "best-of-n", "ReNO": "reno"}
+TASKS = ["overall", "single_object", "two_object", "counting", "colors", "position", "color_attr"]
+
+
+def _reference_table1():
+    """(model, method) -> (seconds, [overall, six tasks]) from REFERENCE.md's HyperNoise Table 1."""
+    rows, model = {}, None
+    for line in REFERENCE.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 9 or not re.match(r"^[\d.]+$", cells[1]):
+            continue
+        if cells[0] in MODELS:
+            model, method = MODELS[cells[0]], "base"
+        else:
+            method = METHODS[cells[0].removeprefix("+ ")]
+        rows[(model, method)] = (float(cells[1]), [float(c) for c in cells[2:]])
+    return rows
+
+
+@pytest.mark.skipif(not REFERENCE.is_file(), reason="shared/REFERENCE.md is not beside the repository")
+def test_the_packaged_geneval_numbers_are_reference_table_1():
+    ref = _reference_table1()
+    assert len(ref) == 11
+    df = published()
+    geneval = df[df["suite"] == "geneval"]
+    assert len(geneval) == 11 * len(TASKS)
+    for (model, method), (seconds, values) in ref.items():
+        d = geneval[(geneval["model"] == model) & (geneval["method"] == method)].set_index("metric")
+        assert d["value"].reindex(TASKS).tolist() == values, (model, method)
+        assert (d["seconds"] == seconds).all()
+
+
+def test_every_row_names_its_source_and_scores_lie_in_0_1():
+    df = published()
+    assert df["source"].str.contains("Eyring et al.").all()
+    assert df["value"].between(0, 1).all()
+    assert set(df["suite"]) == {"geneval", "t2i-compbench"}
+
+
+def test_points_and_wide_tables_per_model():
+    pts = points("sd-turbo")
+    assert pts["method"].tolist() == ["base", "hypernoise", "best-of-n", "reno"]
+    assert pts["label"].tolist() == ["base", "HyperNoise", "best-of-N (N=50)", "ReNO (50 it)"]
+    assert pts.set_index("method").loc["reno", "value"] == 0.63
+    t2i = wide("sd-turbo", "t2i-compbench").set_index("setting")
+    assert t2i.loc["ReNO (50 it)", "color"] == 0.78 and t2i.loc["base", "spatial"] == 0.17
+    assert "best-of-N (N=50)" not in set(wide("flux-schnell")["setting"])  # the paper has none for FLUX
+    with pytest.raises(ConfigError, match="no published results for model 'sd-turbo-tiny'"):
+        points("sd-turbo-tiny")
+
+
+def test_match_only_the_published_model_itself():
+    assert match(["sd-turbo"]) == "sd-turbo"
+    assert match(["sd-turbo-tiny"]) is None  # a tiny random build is not the published model
+    assert match(["shapes"]) is None
+    assert match(["sd-turbo", "sana-sprint"]) is None  # runs of several models: no one overlay
