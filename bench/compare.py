@@ -224,17 +224,7 @@ def compare(paths: list[Path], out: Path, baseline: str | None = "base", x: str 
     if report:
         from bench.report import write_report
 
-        info = None
-        if model_pub:
-            rows = pub.published()
-            rows = rows[rows["model"] == model_pub]
-            info = {"model_name": pub.NAMES.get(model_pub, model_pub),
-                    "tables": {suite: pub.wide(model_pub, suite) for suite in rows["suite"].unique()},
-                    "sources": sorted(rows["source"].unique()),
-                    "note": ("The runs here are of this model: its published points are drawn on the plot."
-                             if model_pub in models else
-                             f"The runs here are of {', '.join(models)}, not of this model: its published points "
-                             "are drawn beside the plot, on their own compute axis, for the shape of its frontier.")}
+        info = pub.summary(model_pub, models) if model_pub else None
         written["report.html"] = write_report(out, df, tab, quality, title=f"{what[0]} · {what[1]} · reward {what[2]}",
                                               figures=figures, amortised=am, published=info, per_task=per_task)
     return written

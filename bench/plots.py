@@ -46,7 +46,7 @@ def pareto_plot(tab: pd.DataFrame, quality: str, out: Path, x: str = "seconds", 
     ax.step(front[x], front[quality], where="post", ls="--", color="black", lw=1, alpha=0.6,
             label="Pareto frontier")
     if published is not None and not published.empty:
-        _published_points(pax if side else ax, published, tab[quality] if not side else None)
+        _published_points(pax if side else ax, published, legend=not side)
         if side:
             pax.set_xscale("log")
             pax.margins(x=0.25)
@@ -71,7 +71,7 @@ def pareto_plot(tab: pd.DataFrame, quality: str, out: Path, x: str = "seconds", 
     return paths
 
 
-def _published_points(ax, pub: pd.DataFrame, measured: pd.Series | None) -> None:
+def _published_points(ax, pub: pd.DataFrame, legend: bool) -> None:
     """Hollow markers in the methods' colours, each labelled; joined in order of cost."""
     pub = pub.dropna(subset=["seconds"]).sort_values("seconds")
     for _, row in pub.iterrows():
@@ -80,7 +80,7 @@ def _published_points(ax, pub: pd.DataFrame, measured: pd.Series | None) -> None
         ax.annotate(row["label"], (row["seconds"], row["value"]), textcoords="offset points", xytext=(6, -11),
                     fontsize=8, color=color)
     ax.plot(pub["seconds"], pub["value"], ls=":", color="#999999", lw=1,
-            label="published (hollow)" if measured is not None else None)
+            label="published (hollow)" if legend else None)
 
 
 def _point_label(row: pd.Series) -> str:

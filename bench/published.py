@@ -54,6 +54,19 @@ def wide(model: str, suite: str = "geneval") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def summary(model: str, run_models: list[str]) -> dict:
+    """What a report shows of ``model``'s published results: its tables per suite, the sources,
+    and whether the runs compared are of that model (else its points sit in a panel of their own)."""
+    rows = published()
+    rows = rows[rows["model"] == model]
+    own = model in run_models
+    note = ("The runs here are of this model: its published points are drawn on the plot." if own else
+            f"The runs here are of {', '.join(run_models)}, not of this model: its published points are drawn "
+            "beside the plot, on their own compute axis, for the shape of its frontier.")
+    return {"model_name": NAMES.get(model, model), "tables": {s: wide(model, s) for s in rows["suite"].unique()},
+            "sources": sorted(rows["source"].unique()), "note": note}
+
+
 def match(model_names: list[str]) -> str | None:
     """The published model that the runs' model is (``sd-turbo`` for sd-turbo, not for its tiny build)."""
     known = [m for m in model_names if m in models()]

@@ -67,3 +67,27 @@ def test_match_only_the_published_model_itself():
     assert match(["sd-turbo-tiny"]) is None  # a tiny random build is not the published model
     assert match(["shapes"]) is None
     assert match(["sd-turbo", "sana-sprint"]) is None  # runs of several models: no one overlay
+
+
+@pytest.mark.parametrize("overlay", [True, False])
+def test_pareto_plot_draws_published_points_on_or_beside_the_axes(tmp_path, overlay):
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from bench.plots import pareto_plot
+
+    tab = pd.DataFrame({"setting": ["base", "reno iterations=50"], "method": ["base", "reno"], "budget": [float("nan"), 50.0],
+                        "overall": [0.5, 0.6], "overall_low": [0.45, 0.55], "overall_high": [0.55, 0.65],
+                        "seconds": [0.25, 21.0], "pareto": [True, True]})
+    opened = []
+    real = plt.subplots
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(plt, "subplots", lambda *a, **k: opened.append(real(*a, **k)) or opened[-1])
+        paths = pareto_plot(tab, "overall", tmp_path, published=points("sd-turbo"), overlay=overlay,
+                            published_title="published: SD-Turbo")
+    assert all(p.stat().st_size > 0 for p in paths)
+    fig, axes = opened[0]
+    axes = [axes] if overlay else list(axes)
+    assert len(axes) == (1 if overlay else 2)
+    texts = {t.get_text() for t in axes[-1].texts}
+    assert {"HyperNoise", "ReNO (50 it)", "best-of-N (N=50)"} <= texts  # the published points, labelled
