@@ -74,11 +74,12 @@ def pareto_plot(tab: pd.DataFrame, quality: str, out: Path, x: str = "seconds", 
 def _published_points(ax, pub: pd.DataFrame, legend: bool) -> None:
     """Hollow markers in the methods' colours, each labelled; joined in order of cost."""
     pub = pub.dropna(subset=["seconds"]).sort_values("seconds")
-    for _, row in pub.iterrows():
+    for i, (_, row) in enumerate(pub.iterrows()):
         color = COLORS.get(row["method"], "#777777")
+        last = i == len(pub) - 1  # the costliest point's label goes to its left, inside the axes
         ax.plot(row["seconds"], row["value"], marker="D", ms=7, mfc="none", mec=color, mew=1.6, ls="none")
-        ax.annotate(row["label"], (row["seconds"], row["value"]), textcoords="offset points", xytext=(6, -11),
-                    fontsize=8, color=color)
+        ax.annotate(row["label"], (row["seconds"], row["value"]), textcoords="offset points",
+                    xytext=(-6, -13) if last else (6, -11), ha="right" if last else "left", fontsize=8, color=color)
     ax.plot(pub["seconds"], pub["value"], ls=":", color="#999999", lw=1,
             label="published (hollow)" if legend else None)
 

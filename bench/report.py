@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
@@ -29,11 +30,13 @@ body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:
 h1{font-size:1.45em;margin:.2em 0}h2{font-size:1.15em;margin-top:1.8em;border-bottom:1px solid #ddd}
 .meta{color:#555}.note{color:#555;font-size:.92em;max-width:60em}
 table{border-collapse:collapse;margin:.6em 0;font-variant-numeric:tabular-nums}
-th,td{border:1px solid #ddd;padding:.25em .55em;text-align:right;vertical-align:top;white-space:nowrap}
-th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
+table{display:block;overflow-x:auto;max-width:100%}
+th,td{border:1px solid #ddd;padding:.25em .55em;text-align:left;vertical-align:top;white-space:nowrap}
+th{background:#f4f4f4}td.num{text-align:right}
 tr.front td:first-child{font-weight:600}.best{font-weight:700}
 nav a{margin-right:1em}img.plot{max-width:100%;height:auto}
-.grid td{text-align:center;padding:.3em}.grid th{font-size:.85em;white-space:normal;text-align:center}
+.grid{overflow:visible}.grid td{text-align:center;padding:.3em}
+.grid th{font-size:.85em;white-space:normal;text-align:center;position:sticky;top:0}
 .grid td.prompt{text-align:left;min-width:12em;max-width:16em;font-size:.9em;white-space:normal}
 .pair{display:flex;flex-wrap:wrap;gap:1em}.pair p{flex:1 1 480px;margin:0}
 .grid img{display:block;margin:0 auto;width:var(--w)}.pixel{image-rendering:pixelated}
@@ -141,9 +144,17 @@ def _runs(df: pd.DataFrame) -> str:
         run_dir = d["run_dir"].iat[0]
         m = read_manifest(Path(run_dir)) or {}
         rows.append(([label, run_dir, str(len(d)), str(m.get("status", "")), str(m.get("git_commit", ""))[:12],
-                      str(m.get("device", "")), str(m.get("torch_threads", "")),
-                      str((m.get("packages") or {}).get("torch", "")), str(m.get("written_at", ""))], False))
+                      _device(m.get("device")), str(m.get("torch_threads", "")),
+                      str((m.get("packages") or {}).get("torch", "")), str(m.get("written_at", ""))[:16].replace("T", " ")], False))
     return _table(head, rows)
+
+
+def _device(device: Any) -> str:
+    if isinstance(device, dict):  # {'type': 'cpu', 'name': ..., 'world_size': n}
+        text = f"{device.get('name', '')} ({device.get('type', '')})"
+        world = device.get("world_size", 1)
+        return text + (f" × {world} processes" if world and world > 1 else "")
+    return str(device or "")
 
 
 def _grids(df: pd.DataFrame, tab: pd.DataFrame, per_task: int) -> str:
@@ -250,9 +261,15 @@ def _table(head: list[str], rows: list[tuple[list[Any], bool]]) -> str:
         tds = []
         for cell in cells:
             text, bold = cell if isinstance(cell, tuple) else (cell, False)
-            tds.append(("<td class='best'>" if bold else "<td>") + f"{escape(str(text))}</td>")
+            cls = " ".join(c for c, on in (("num", _numeric(str(text))), ("best", bold)) if on)
+            tds.append((f"<td class='{cls}'>" if cls else "<td>") + f"{escape(str(text))}</td>")
         out.append(("<tr class='front'>" if front else "<tr>") + "".join(tds) + "</tr>")
     return "\n".join(out) + "</table>"
+
+
+def _numeric(text: str) -> bool:
+    """Right-align numbers (estimates with intervals included) and 'never'."""
+    return text == "never" or bool(re.match(r"^[+\-−]?\d[\d.,e+\-]*( \[.*\])?$", text))
 
 
 def _k(value: float) -> str:
