@@ -82,7 +82,7 @@ def table(df: pd.DataFrame, baseline: str | None = None, n_boot: int = 1000, x: 
             d, lambda x: float(x["reward"].mean()), n=n_boot)
         if quality == "overall":
             row["overall"], row["overall_low"], row["overall_high"] = bootstrap(d, geneval_overall, n=n_boot)
-            for task, acc in d.groupby("task")["geneval_correct"].mean().items():
+            for task, acc in d.groupby("task", sort=False)["geneval_correct"].mean().items():  # suite order
                 row[f"task_{task}"] = float(acc)
         row["seconds"] = float(d["seconds"].mean())
         row["nfe"] = float(d["nfe"].mean())

@@ -83,7 +83,7 @@ def _summary(tab: pd.DataFrame, quality: str, figures: dict[str, Path]) -> str:
     note = (f"Quality is {what}. Brackets are 95 % bootstrap intervals over prompts (a prompt's seeds "
             "resampled together). Δ columns are paired differences against the baseline on the "
             "(prompt, seed) pairs both settings ran. A setting is on the Pareto frontier (bold) when "
-            "no other costs no more per image and scores no less. Seconds are wall-clock per image "
+            "no other is at least as cheap per image and at least as good, and better in one. Seconds are wall-clock per image "
             "on the machine in Runs below; NFEs count generator network evaluations.")
     return plot + _table(head, rows) + f'<p class="note">{escape(note)}</p>'
 
