@@ -35,7 +35,10 @@ def training_cost(run_dir: Path) -> dict[str, Any] | None:
 
 
 def break_even(training: float, per_image: float, per_image_other: float) -> float:
-    """Images after which training + K * per_image <= K * per_image_other (inf: never)."""
+    """Images after which training + K * per_image <= K * per_image_other (inf: never; NaN: a
+    cost not recorded)."""
+    if not all(math.isfinite(v) for v in (training, per_image, per_image_other)):
+        return math.nan
     saving = per_image_other - per_image
     return math.ceil(training / saving) if saving > 0 else math.inf
 
@@ -43,7 +46,8 @@ def break_even(training: float, per_image: float, per_image_other: float) -> flo
 def amortised(tab: pd.DataFrame, costs: dict[str, dict[str, Any] | None]) -> pd.DataFrame:
     """One row per (trained setting, other setting): per-image costs of both, the quality of
     both, and the break-even K in seconds and in NFEs. ``tab`` is bench.compare.table's output,
-    ``costs`` maps its settings to their training cost (None for none)."""
+    ``costs`` maps its settings to their training cost (None for none). Two trained settings
+    are not paired with each other."""
     quality = "overall" if "overall" in tab else "reward"
     rows = []
     for _, trained in tab.iterrows():

@@ -273,6 +273,8 @@ def _numeric(text: str) -> bool:
 
 
 def _k(value: float) -> str:
+    if pd.isna(value):
+        return "not recorded"
     return "never" if value == float("inf") else f"{int(value):,}"
 
 

@@ -22,6 +22,7 @@ def test_break_even_is_the_first_k_where_the_total_is_lower(training, mine, othe
 
 def test_break_even_never_when_the_other_costs_no_more_per_image():
     assert break_even(10, 2, 2) == math.inf and break_even(10, 2, 1) == math.inf
+    assert math.isnan(break_even(float("nan"), 2, 4))  # a training cost the checkpoint did not record
 
 
 def _tab():
