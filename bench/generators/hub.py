@@ -44,14 +44,14 @@ def cache_dir() -> str | None:
     return None  # the library default
 
 
-def download_hint(repo_id: str, revision: str) -> str:
-    return f"hf download {repo_id} --revision {revision}"
+def download_hint(repo_id: str, revision: str, filename: str | None = None) -> str:
+    return f"hf download {repo_id}{' ' + filename if filename else ''} --revision {revision}"
 
 
-def weights_error(repo_id: str, revision: str, error: BaseException) -> WeightsError:
+def weights_error(repo_id: str, revision: str, error: BaseException, filename: str | None = None) -> WeightsError:
     """One line: which weights, why, and the command that fixes it."""
-    what = f"weights for {repo_id} (revision {revision})"
-    fix = f"`{download_hint(repo_id, revision)}`"
+    what = f"weights for {repo_id}{'/' + filename if filename else ''} (revision {revision})"
+    fix = f"`{download_hint(repo_id, revision, filename)}`"
     if isinstance(error, GatedRepoError):
         return WeightsError(f"{what} are gated: accept the license on https://huggingface.co/{repo_id}, "
                             f"log in with `hf auth login`, then run {fix}")
@@ -97,3 +97,15 @@ def load(cls: Any, repo_id: str, revision: str, subfolder: str | None = None, *,
             )
     except _LOAD_ERRORS as e:
         raise weights_error(repo_id, revision, e) from None
+
+
+def download(repo_id: str, filename: str, revision: str) -> str:
+    """The local path of one file of a hub repo at a pinned revision (downloaded unless cached
+    or offline), with the same one-line errors as :func:`load`."""
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return hf_hub_download(repo_id, filename, revision=revision, cache_dir=cache_dir(),
+                               local_files_only=offline())
+    except _LOAD_ERRORS as e:
+        raise weights_error(repo_id, revision, e, filename) from None
