@@ -19,6 +19,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from rewards.base import Reward
+
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 CLIP_H14_ID = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"  # its tokenizer is also PickScore's and HPSv2's
@@ -70,6 +72,19 @@ class ClipScorer(torch.nn.Module):
     def cosine(self, images: torch.Tensor, prompts: list[str]) -> torch.Tensor:
         """cos(image_i, prompt_i) per image, (B,)."""
         return (self.image_embeds(images) * self.text_embeds(prompts)).sum(dim=-1)
+
+
+class ClipReward(Reward):
+    """A reward computed from a ClipScorer; ``hub`` (ids, revisions) goes into the manifest."""
+
+    def __init__(self, scorer: ClipScorer, hub: dict | None = None, name: str | None = None):
+        super().__init__()
+        self.scorer = scorer
+        self.hub = hub or {}
+        self.name = name or self.name
+
+    def info(self) -> dict:
+        return {"name": self.name, **self.hub}
 
 
 def tiny_clip_model(seed: int, projection_dim: int = 16, image_size: int = 32, patch_size: int = 8) -> Any:

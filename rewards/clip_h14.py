@@ -10,25 +10,16 @@ from __future__ import annotations
 import torch
 
 from rewards.base import Reward, reward
-from rewards.clip_common import CLIP_H14_ID, CLIP_H14_REVISION as REVISION, ClipScorer, tiny_clip_model, tiny_tokenizer
+from rewards.clip_common import CLIP_H14_ID, CLIP_H14_REVISION as REVISION, ClipReward, ClipScorer, tiny_clip_model, tiny_tokenizer
 
 
 
-class ClipH14(Reward):
+class ClipH14(ClipReward):
     name = "clip-h14-laion2b-s32b-b79k"
     loss_offset = 100.0
 
-    def __init__(self, scorer: ClipScorer, hub: dict | None = None, name: str | None = None):
-        super().__init__()
-        self.scorer = scorer
-        self.hub = hub or {}
-        self.name = name or self.name
-
     def score(self, images: torch.Tensor, prompts: list[str]) -> torch.Tensor:
         return 100 * self.scorer.cosine(images, prompts)
-
-    def info(self) -> dict:
-        return {"name": self.name, **self.hub}
 
 
 @reward("clip-h14")

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from rewards.base import Reward, reward
-from rewards.clip_common import CLIP_H14_ID, CLIP_H14_REVISION, ClipScorer, tiny_clip_model, tiny_tokenizer
+from rewards.clip_common import CLIP_H14_ID, CLIP_H14_REVISION, ClipReward, ClipScorer, tiny_clip_model, tiny_tokenizer
 
 HUB_ID = "xswu/HPSv2"
 FILENAME = "HPS_v2.1_compressed.pt"
@@ -87,21 +87,12 @@ def load_openclip_into(model: Any, state: dict[str, torch.Tensor]) -> Any:
     return model
 
 
-class HPSv21(Reward):
+class HPSv21(ClipReward):
     name = "hpsv2.1"
     loss_offset = 1.0
 
-    def __init__(self, scorer: ClipScorer, hub: dict | None = None, name: str | None = None):
-        super().__init__()
-        self.scorer = scorer
-        self.hub = hub or {}
-        self.name = name or self.name
-
     def score(self, images: torch.Tensor, prompts: list[str]) -> torch.Tensor:
         return self.scorer.cosine(images, prompts)
-
-    def info(self) -> dict:
-        return {"name": self.name, **self.hub}
 
 
 def check_sha256(path: str) -> None:

@@ -11,27 +11,18 @@ from __future__ import annotations
 import torch
 
 from rewards.base import Reward, reward
-from rewards.clip_common import CLIP_H14_ID, CLIP_H14_REVISION, ClipScorer, tiny_clip_model, tiny_tokenizer
+from rewards.clip_common import CLIP_H14_ID, CLIP_H14_REVISION, ClipReward, ClipScorer, tiny_clip_model, tiny_tokenizer
 
 HUB_ID = "yuvalkirstain/PickScore_v1"
 REVISION = "a4e4367c6dfa7288a00c550414478f865b875800"
 
 
-class PickScore(Reward):
+class PickScore(ClipReward):
     name = "pickscore-v1"
     loss_offset = 30.0
 
-    def __init__(self, scorer: ClipScorer, hub: dict | None = None, name: str | None = None):
-        super().__init__()
-        self.scorer = scorer
-        self.hub = hub or {}
-        self.name = name or self.name
-
     def score(self, images: torch.Tensor, prompts: list[str]) -> torch.Tensor:
         return self.scorer.model.logit_scale.exp().float() * self.scorer.cosine(images, prompts)
-
-    def info(self) -> dict:
-        return {"name": self.name, **self.hub}
 
 
 @reward("pickscore")
