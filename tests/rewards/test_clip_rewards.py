@@ -17,7 +17,7 @@ from tests.run_helpers import cli_run
 
 PROMPTS = Path(__file__).resolve().parents[2] / "examples" / "prompts.txt"
 
-TINY = ["clip-h14-tiny", "pickscore-tiny", "hpsv2.1-tiny"]
+TINY = ["clip-h14-tiny", "pickscore-tiny", "hpsv2.1-tiny", "aesthetic-laion-tiny"]
 
 
 def test_preprocess_resizes_the_short_side_crops_the_centre_and_normalises():
@@ -109,7 +109,8 @@ def test_scores_are_differentiable_and_losses_follow_the_reference_offsets(name)
     score.sum().backward()
     assert images.grad is not None and images.grad.abs().sum() > 0
     assert torch.allclose(r.loss(images, prompts), r.loss_offset - score.detach(), atol=1e-4)
-    assert r.loss_offset == {"clip-h14-tiny": 100.0, "pickscore-tiny": 30.0, "hpsv2.1-tiny": 1.0}[name]
+    assert r.loss_offset == {"clip-h14-tiny": 100.0, "pickscore-tiny": 30.0, "hpsv2.1-tiny": 1.0,
+                             "aesthetic-laion-tiny": 10.0}[name]
 
 
 @pytest.mark.parametrize("name", TINY)
@@ -119,13 +120,14 @@ def test_reno_raises_each_reward_on_a_tiny_generator(tmp_path, name):
     out = cli_run(tmp_path / "reno", "--method", "reno", "--model", "sd-turbo-tiny", "--reward", name,
                   "--suite", str(PROMPTS), "--set", "iterations=8", limit=2, seeds="0,1")
     df = pd.read_csv(f"{out}/records.csv")
-    assert (df["reward"] >= df["reward_initial"]).all()  # ReNO keeps the best image it saw
-    assert df["reward"].mean() > df["reward_initial"].mean() + 1e-3
+    assert (df["reward"] > df["reward_initial"]).all()  # ReNO improved every image (scale-free: the tiny
+    # aesthetic head's outputs lie within 1e-3 of each other, CLIPScore's within tens)
 
 
 @pytest.mark.parametrize("name, repo", [("clip-h14", "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"),
                                         ("pickscore", "yuvalkirstain/PickScore_v1"),
-                                        ("hpsv2.1", "xswu/HPSv2/HPS_v2.1_compressed.pt")])
+                                        ("hpsv2.1", "xswu/HPSv2/HPS_v2.1_compressed.pt"),
+                                        ("aesthetic-laion", "openai/clip-vit-large-patch14")])
 def test_missing_weights_offline_are_one_line(tmp_path, monkeypatch, name, repo):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
@@ -135,3 +137,45 @@ def test_missing_weights_offline_are_one_line(tmp_path, monkeypatch, name, repo)
     assert result.exit_code == 2
     assert len(result.output.strip().splitlines()) == 1 and f"weights for {repo}" in result.output
     assert "HF_HUB_OFFLINE=1" in result.output and not out.exists()
+
+
+def test_hpsv2_checkpoint_is_checked_against_its_published_sha256(tmp_path):
+    from bench.errors import WeightsError
+    from rewards.hpsv2 import SHA256, check_sha256
+
+    blob = tmp_path / "blobs" / SHA256  # the hub cache names a blob by its SHA-256
+    blob.parent.mkdir()
+    blob.write_bytes(b"not read")
+    (tmp_path / "HPS_v2.1_compressed.pt").symlink_to(blob)
+    check_sha256(str(tmp_path / "HPS_v2.1_compressed.pt"))
+    (tmp_path / "copy.pt").write_bytes(b"another file")  # a plain file is hashed
+    with pytest.raises(WeightsError, match="is not HPSv2.1"):
+        check_sha256(str(tmp_path / "copy.pt"))
+
+
+def test_aesthetic_head_loads_the_predictors_state_dict_and_refuses_other_files(tmp_path, monkeypatch):
+    import hashlib
+
+    from bench.errors import WeightsError
+    from rewards import aesthetic
+
+    head = aesthetic.aesthetic_mlp()
+    path = tmp_path / "head.pth"
+    torch.save({f"layers.{k}": v for k, v in head.state_dict().items()}, path)  # the predictor's key names
+    with pytest.raises(WeightsError, match="is not sac\\+logos\\+ava1-l14-linearMSE.pth"):
+        aesthetic.load_mlp(path)
+    monkeypatch.setattr(aesthetic, "MLP_SHA256", hashlib.sha256(path.read_bytes()).hexdigest())
+    loaded = aesthetic.load_mlp(path)
+    x = torch.randn(3, 768)
+    assert torch.allclose(loaded.eval()(x), head.eval()(x))
+    assert [k for k in loaded.state_dict()][0::2] == ["0.weight", "2.weight", "4.weight", "6.weight", "7.weight"]
+
+
+def test_aesthetic_weights_missing_offline_are_one_line(tmp_path, monkeypatch):
+    from bench.errors import WeightsError
+    from rewards.aesthetic import mlp_path
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.raises(WeightsError, match="not cached and HF_HUB_OFFLINE=1; download https://github.com/"):
+        mlp_path()
