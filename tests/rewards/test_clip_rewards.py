@@ -17,7 +17,7 @@ from tests.run_helpers import cli_run
 
 PROMPTS = Path(__file__).resolve().parents[2] / "examples" / "prompts.txt"
 
-TINY = ["clip-h14-tiny", "pickscore-tiny", "hpsv2.1-tiny", "aesthetic-laion-tiny"]
+TINY = ["clip-h14-tiny", "pickscore-tiny", "hpsv2.1-tiny", "aesthetic-laion-tiny", "imagereward-1.0-tiny"]
 
 
 def test_preprocess_resizes_the_short_side_crops_the_centre_and_normalises():
@@ -110,7 +110,7 @@ def test_scores_are_differentiable_and_losses_follow_the_reference_offsets(name)
     assert images.grad is not None and images.grad.abs().sum() > 0
     assert torch.allclose(r.loss(images, prompts), r.loss_offset - score.detach(), atol=1e-4)
     assert r.loss_offset == {"clip-h14-tiny": 100.0, "pickscore-tiny": 30.0, "hpsv2.1-tiny": 1.0,
-                             "aesthetic-laion-tiny": 10.0}[name]
+                             "aesthetic-laion-tiny": 10.0, "imagereward-1.0-tiny": 2.0}[name]
 
 
 @pytest.mark.parametrize("name", TINY)
@@ -127,7 +127,8 @@ def test_reno_raises_each_reward_on_a_tiny_generator(tmp_path, name):
 @pytest.mark.parametrize("name, repo", [("clip-h14", "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"),
                                         ("pickscore", "yuvalkirstain/PickScore_v1"),
                                         ("hpsv2.1", "xswu/HPSv2/HPS_v2.1_compressed.pt"),
-                                        ("aesthetic-laion", "openai/clip-vit-large-patch14")])
+                                        ("aesthetic-laion", "openai/clip-vit-large-patch14"),
+                                        ("imagereward-1.0", "THUDM/ImageReward/ImageReward.pt")])
 def test_missing_weights_offline_are_one_line(tmp_path, monkeypatch, name, repo):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
