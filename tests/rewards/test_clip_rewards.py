@@ -17,7 +17,8 @@ from tests.run_helpers import cli_run
 
 PROMPTS = Path(__file__).resolve().parents[2] / "examples" / "prompts.txt"
 
-TINY = ["clip-h14-tiny", "pickscore-tiny", "hpsv2.1-tiny", "aesthetic-laion-tiny", "imagereward-1.0-tiny"]
+TINY = ["clip-h14-tiny", "pickscore-tiny", "hpsv2.1-tiny", "aesthetic-laion-tiny", "imagereward-1.0-tiny",
+        "reno-ensemble-tiny"]
 
 
 def test_preprocess_resizes_the_short_side_crops_the_centre_and_normalises():
@@ -110,7 +111,8 @@ def test_scores_are_differentiable_and_losses_follow_the_reference_offsets(name)
     assert images.grad is not None and images.grad.abs().sum() > 0
     assert torch.allclose(r.loss(images, prompts), r.loss_offset - score.detach(), atol=1e-4)
     assert r.loss_offset == {"clip-h14-tiny": 100.0, "pickscore-tiny": 30.0, "hpsv2.1-tiny": 1.0,
-                             "aesthetic-laion-tiny": 10.0, "imagereward-1.0-tiny": 2.0}[name]
+                             "aesthetic-laion-tiny": 10.0, "imagereward-1.0-tiny": 2.0,
+                             "reno-ensemble-tiny": 5 * 1 + 2 + 0.01 * 100 + 0.05 * 30}[name]
 
 
 @pytest.mark.parametrize("name", TINY)
@@ -128,7 +130,8 @@ def test_reno_raises_each_reward_on_a_tiny_generator(tmp_path, name):
                                         ("pickscore", "yuvalkirstain/PickScore_v1"),
                                         ("hpsv2.1", "xswu/HPSv2/HPS_v2.1_compressed.pt"),
                                         ("aesthetic-laion", "openai/clip-vit-large-patch14"),
-                                        ("imagereward-1.0", "THUDM/ImageReward/ImageReward.pt")])
+                                        ("imagereward-1.0", "THUDM/ImageReward/ImageReward.pt"),
+                                        ("reno-ensemble", "xswu/HPSv2/HPS_v2.1_compressed.pt")])
 def test_missing_weights_offline_are_one_line(tmp_path, monkeypatch, name, repo):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
@@ -180,3 +183,13 @@ def test_aesthetic_weights_missing_offline_are_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     with pytest.raises(WeightsError, match="not cached and HF_HUB_OFFLINE=1; download https://github.com/"):
         mlp_path()
+
+
+def test_the_ensemble_is_the_papers_weighted_sum_of_its_terms():
+    ensemble = load_reward("reno-ensemble-tiny")
+    images, prompts = torch.rand(2, 3, 32, 32), ["a red circle", "two squares"]
+    terms = {"hpsv2.1-tiny": 5.0, "imagereward-1.0-tiny": 1.0, "clip-h14-tiny": 0.01, "pickscore-tiny": 0.05}
+    expected = sum(w * load_reward(name).score(images, prompts) for name, w in terms.items())
+    assert torch.allclose(ensemble.score(images, prompts), expected, atol=1e-5)
+    assert ensemble.name == "reno-ensemble-tiny"
+    assert [(t["name"], t["weight"]) for t in ensemble.info()["terms"]] == list(terms.items())
