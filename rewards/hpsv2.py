@@ -138,20 +138,23 @@ def hpsv21(device: str | torch.device = "cpu") -> Reward:
                   ).to(device)
 
 
-def random_openclip_state(model: Any, seed: int = 0) -> dict[str, torch.Tensor]:
+def random_openclip_state(model: Any, seed: int = 0, device: str = "cpu") -> dict[str, torch.Tensor]:
     """A random state dict in OpenCLIP's layout with the shapes of ``model`` (a CLIPModel):
-    what an HPSv2 checkpoint of that size would hold. For the tiny build and the mapping tests."""
+    what an HPSv2 checkpoint of that size would hold. For the tiny build and the mapping tests;
+    on the "meta" device, shapes only."""
     cfg_t, cfg_v = model.config.text_config, model.config.vision_config
     dim = model.config.projection_dim
     gen = torch.Generator().manual_seed(seed)
 
     def rnd(*shape: int) -> torch.Tensor:
+        if device == "meta":
+            return torch.empty(*shape, device="meta")
         return torch.randn(*shape, generator=gen) * 0.05
 
     state = {"token_embedding.weight": rnd(cfg_t.vocab_size, cfg_t.hidden_size),
              "positional_embedding": rnd(cfg_t.max_position_embeddings, cfg_t.hidden_size),
              "ln_final.weight": 1 + rnd(cfg_t.hidden_size), "ln_final.bias": rnd(cfg_t.hidden_size),
-             "text_projection": rnd(cfg_t.hidden_size, dim), "logit_scale": torch.tensor(4.6052),
+             "text_projection": rnd(cfg_t.hidden_size, dim), "logit_scale": torch.tensor(4.6052, device=device),
              "visual.class_embedding": rnd(cfg_v.hidden_size),
              "visual.positional_embedding": rnd((cfg_v.image_size // cfg_v.patch_size) ** 2 + 1, cfg_v.hidden_size),
              "visual.conv1.weight": rnd(cfg_v.hidden_size, 3, cfg_v.patch_size, cfg_v.patch_size),

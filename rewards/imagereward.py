@@ -8,7 +8,8 @@ for ``blip.text_encoder`` (the same BERT-with-cross-attention layout, keys uncha
 predictor's MLP. score = (MLP(text feature at position 0) − 0.16717362830052426) /
 1.0333394966054072, the package's standardisation; ``loss = 2 - score`` (``loss_offset`` 2) as
 in the reference code. Prompts are tokenized by BERT's uncased tokenizer (with BLIP's two
-added tokens) to 35 tokens; images get the CLIP preprocessing at 224.
+added tokens) to 35 tokens and start with [CLS] (ImageReward does not swap in BLIP's [ENC]);
+images get the CLIP preprocessing at 224 (short side, centre crop), as the package's.
 
 The checkpoint is a torch pickle, read with ``torch.load(weights_only=True)``.
 ``imagereward-1.0-tiny`` maps a random state dict in ImageReward's layout through the same code.
@@ -64,6 +65,8 @@ def imagereward_to_hf(state: dict[str, torch.Tensor]) -> dict[str, dict[str, tor
             else:
                 raise KeyError(f"unexpected ImageReward key '{key}'")
         elif key.startswith("blip.text_encoder."):
+            if key.endswith("embeddings.position_ids"):  # a saved buffer in med.py; transformers rebuilds it
+                continue
             out["text"][key.removeprefix("blip.text_encoder.")] = value
         elif key.startswith("mlp.layers."):
             out["mlp"][key.removeprefix("mlp.layers.")] = value
@@ -142,7 +145,7 @@ def configs(vocab_size: int = 30524) -> tuple[Any, Any]:
                               image_size=224, patch_size=16, layer_norm_eps=1e-6, hidden_act="gelu")
     text = BlipTextConfig(vocab_size=vocab_size, hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
                           num_attention_heads=12, max_position_embeddings=512, encoder_hidden_size=1024,
-                          layer_norm_eps=1e-12, hidden_act="gelu")
+                          layer_norm_eps=1e-12, hidden_act="gelu", is_decoder=True)  # is_decoder: builds cross-attention
     return vision, text
 
 
@@ -173,19 +176,23 @@ def tiny_configs() -> tuple[Any, Any]:
                               image_size=32, patch_size=8, layer_norm_eps=1e-6, hidden_act="gelu")
     text = BlipTextConfig(vocab_size=tiny.VOCAB_SIZE, hidden_size=24, intermediate_size=48, num_hidden_layers=2,
                           num_attention_heads=4, max_position_embeddings=64, encoder_hidden_size=32,
-                          layer_norm_eps=1e-12, hidden_act="gelu", pad_token_id=tiny.PAD_ID,
+                          layer_norm_eps=1e-12, hidden_act="gelu", is_decoder=True, pad_token_id=tiny.PAD_ID,
                           bos_token_id=tiny.BOS_ID, eos_token_id=tiny.EOS_ID, sep_token_id=tiny.EOS_ID)
     return vision, text
 
 
-def random_imagereward_state(vision_config: Any, text_config: Any, seed: int = 0) -> dict[str, torch.Tensor]:
+def random_imagereward_state(vision_config: Any, text_config: Any, seed: int = 0,
+                             device: str = "cpu") -> dict[str, torch.Tensor]:
     """A random state dict in ImageReward.pt's layout (blip.visual_encoder timm-style keys,
     blip.text_encoder BERT keys, mlp.layers) with the shapes the configs give, plus unused
-    BLIP parts the loader must skip. For the tiny build and the mapping tests."""
+    BLIP parts the loader must skip. For the tiny build and the mapping tests; on the "meta"
+    device, shapes only (the real sizes cost nothing)."""
     v, t = vision_config, text_config
     gen = torch.Generator().manual_seed(seed)
 
     def rnd(*shape: int) -> torch.Tensor:
+        if device == "meta":
+            return torch.empty(*shape, device="meta")
         return torch.randn(*shape, generator=gen) * 0.05
 
     w, n = v.hidden_size, (v.image_size // v.patch_size) ** 2
@@ -205,7 +212,8 @@ def random_imagereward_state(vision_config: Any, text_config: Any, seed: int = 0
     p = "blip.text_encoder."
     state.update({p + "embeddings.word_embeddings.weight": rnd(t.vocab_size, h),
                   p + "embeddings.position_embeddings.weight": rnd(t.max_position_embeddings, h),
-                  p + "embeddings.LayerNorm.weight": 1 + rnd(h), p + "embeddings.LayerNorm.bias": rnd(h)})
+                  p + "embeddings.LayerNorm.weight": 1 + rnd(h), p + "embeddings.LayerNorm.bias": rnd(h),
+                  p + "embeddings.position_ids": torch.arange(t.max_position_embeddings, device=device)[None]})
     for i in range(t.num_hidden_layers):
         b = f"{p}encoder.layer.{i}."
         for att, kv in (("attention", h), ("crossattention", e)):

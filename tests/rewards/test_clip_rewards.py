@@ -193,3 +193,25 @@ def test_the_ensemble_is_the_papers_weighted_sum_of_its_terms():
     assert torch.allclose(ensemble.score(images, prompts), expected, atol=1e-5)
     assert ensemble.name == "reno-ensemble-tiny"
     assert [(t["name"], t["weight"]) for t in ensemble.info()["terms"]] == list(terms.items())
+
+
+def test_vit_h14_sized_openclip_checkpoint_maps_onto_clipmodel():
+    """OpenCLIP ViT-H-14 shapes (HPSv2.1's architecture), as meta tensors, load strictly."""
+    from transformers import CLIPConfig, CLIPModel
+
+    config = CLIPConfig(text_config={"hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers": 24,
+                                     "num_attention_heads": 16, "vocab_size": 49408, "max_position_embeddings": 77,
+                                     "hidden_act": "gelu"},
+                        vision_config={"hidden_size": 1280, "intermediate_size": 5120, "num_hidden_layers": 32,
+                                       "num_attention_heads": 16, "patch_size": 14, "image_size": 224, "hidden_act": "gelu"},
+                        projection_dim=1024)
+    with torch.device("meta"):
+        model = CLIPModel(config)
+    state = random_openclip_state(model, device="meta")
+    known = {"visual.proj": (1280, 1024), "text_projection": (1024, 1024), "visual.conv1.weight": (1280, 3, 14, 14),
+             "visual.positional_embedding": (257, 1280), "token_embedding.weight": (49408, 1024),
+             "visual.transformer.resblocks.31.attn.in_proj_weight": (3840, 1280),
+             "transformer.resblocks.23.mlp.c_fc.weight": (4096, 1024)}
+    assert {k: tuple(state[k].shape) for k in known} == known
+    load_openclip_into(model, state)
+    assert sum(p.numel() for p in model.parameters()) > 9e8

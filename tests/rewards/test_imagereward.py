@@ -46,6 +46,7 @@ def test_mapping_keeps_the_text_tower_skips_unused_blip_parts_and_refuses_strang
     state = random_imagereward_state(vision, text, seed=3)
     parts = imagereward_to_hf(state)
     assert "vision_proj.weight" not in str(parts) and "temp" not in parts["text"]  # unused BLIP parts skipped
+    assert "embeddings.position_ids" not in parts["text"]  # med.py saved it; transformers rebuilds it
     key = "encoder.layer.1.crossattention.self.key.weight"
     assert torch.equal(parts["text"][key], state["blip.text_encoder." + key])
     assert parts["text"][key].shape == (text.hidden_size, vision.hidden_size)  # text attends to image tokens
@@ -77,3 +78,22 @@ def test_score_is_the_standardised_head_output_on_the_first_text_token():
                           encoder_hidden_states=image).last_hidden_state
         expected = (model.mlp(text[:, 0]).squeeze(-1) - MEAN) / STD
     assert torch.allclose(score.detach(), expected, atol=1e-5)
+
+
+def test_real_sized_checkpoint_layout_fits_the_real_configs():
+    """Shapes of ImageReward.pt as BLIP ViT-L/16 + BERT-base with 1024-wide cross-attention give
+    them (meta tensors: no memory), loaded strictly into the model built from configs()."""
+    from rewards.imagereward import configs
+
+    vision, text = configs()
+    state = random_imagereward_state(vision, text, device="meta")
+    known = {"blip.visual_encoder.pos_embed": (1, 197, 1024), "blip.visual_encoder.patch_embed.proj.weight": (1024, 3, 16, 16),
+             "blip.visual_encoder.blocks.23.mlp.fc1.weight": (4096, 1024),
+             "blip.text_encoder.embeddings.word_embeddings.weight": (30524, 768),
+             "blip.text_encoder.encoder.layer.11.crossattention.self.key.weight": (768, 1024),
+             "mlp.layers.0.weight": (1024, 768), "mlp.layers.7.weight": (1, 16)}
+    assert {k: tuple(state[k].shape) for k in known} == known
+    with torch.device("meta"):
+        model = ImageRewardModel(vision, text)
+    model.load_imagereward(state)  # strict per tower: raises on any missing or unexpected key
+    assert sum(p.numel() for p in model.parameters()) > 4e8
