@@ -73,6 +73,7 @@ def run(
     set_: List[str] = typer.Option([], "--set", help="Method setting key=value (repeatable)."),
     model_set: List[str] = typer.Option([], "--model-set", help="Model option key=value, e.g. steps=8 (repeatable)."),
     no_images: bool = typer.Option(False, "--no-images", help="Do not write PNG images."),
+    evaluator: List[str] = typer.Option([], "--evaluator", help="Quality evaluator instead of the suite's (repeatable; none for none)."),
     config: Optional[Path] = typer.Option(None, "--config", help="Defaults file (default ./bench.toml)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -87,7 +88,7 @@ def run(
 
     flags = {"method": method, "model": model, "reward": reward, "suite": suite, "seeds": seeds,
              "limit": limit, "batch_size": batch_size, "out": out, "device": device, "dtype": dtype,
-             "save_images": False if no_images else None}
+             "save_images": False if no_images else None, "evaluators": evaluator or None}
     cfg = build_config(read_toml(config), flags, set_, model_set)
     result = run_grid(cfg, progress=not quiet)
     df = result.records

@@ -12,7 +12,7 @@ from bench.errors import ConfigError
 
 DEFAULT_CONFIG = Path("bench.toml")
 RUN_KEYS = {"method", "model", "reward", "suite", "seeds", "limit", "batch_size", "out", "device",
-            "dtype", "save_images"}
+            "dtype", "save_images", "evaluators"}
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class RunConfig:
     device: str = "cpu"
     dtype: str = "float32"
     save_images: bool = True
+    evaluators: tuple[str, ...] | None = None  # None: the suite's; () with --evaluator none
     settings: dict[str, Any] = field(default_factory=dict)  # method settings, --set key=value
     model_options: dict[str, Any] = field(default_factory=dict)  # --model-set key=value
 
@@ -57,6 +58,20 @@ def parse_seeds(text: str | list[int] | tuple[int, ...]) -> tuple[int, ...]:
     if len(set(seeds)) != len(seeds):
         raise ConfigError(f"--seeds '{text}' repeats a seed; each seed may appear once")
     return tuple(seeds)
+
+
+def parse_evaluators(value: Any) -> tuple[str, ...] | None:
+    """--evaluator NAME (repeatable) or a list in bench.toml; "none" alone for no evaluator."""
+    if value is None:
+        return None
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) and n for n in names):
+        raise ConfigError(f"evaluators must be names, got {value!r}; e.g. --evaluator geneval")
+    if list(names) == ["none"]:
+        return ()
+    if "none" in names:
+        raise ConfigError("--evaluator none cannot be combined with other evaluators; give one or the other")
+    return tuple(names)
 
 
 def parse_sets(items: list[str]) -> dict[str, str]:
@@ -107,6 +122,7 @@ def build_config(toml: dict[str, Any], flags: dict[str, Any], sets: list[str],
         v = values[key]
         if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
             raise ConfigError(f"{key} must be a positive integer, got {v!r}")
+    values["evaluators"] = parse_evaluators(values["evaluators"])
     for key in ("method", "model", "reward", "suite", "device", "dtype"):
         if not isinstance(values[key], str) or not values[key]:
             raise ConfigError(f"{key} must be a non-empty string, got {values[key]!r}")

@@ -162,7 +162,8 @@ def run(config: RunConfig, progress: bool = True) -> RunResult:
             prepare = getattr(method_fn, "prepare", None)
             artifacts = prepare(generator) if prepare is not None else None
             reward = load_reward(config.reward, device=device)
-            scorers = [load_evaluator(name, device=device) for name in suite.evaluators]
+            names = suite.evaluators if config.evaluators is None else config.evaluators
+            scorers = [load_evaluator(name, device=device) for name in names]
         except BenchError:
             if created and not any(run_dir.iterdir()):
                 run_dir.rmdir()
@@ -189,6 +190,7 @@ def run(config: RunConfig, progress: bool = True) -> RunResult:
                 "seeds": list(config.seeds), "prompts": len(prompts), "grid": len(pairs),
                 "suite": {"name": suite.name, "source": suite.source, "sha256": suite.sha256},
                 "model": asdict(model_info), "reward": reward.info(),
+                "evaluators": [getattr(ev, "provenance", None) or {"name": ev.name} for ev in scorers],
                 "packages": package_versions(), "git_commit": git_commit(),
                 "device": {"type": device.type, "name": device_name(device), "world_size": dist.world},
                 "torch_threads": torch.get_num_threads(),

@@ -35,4 +35,4 @@ def geneval(path: Path | None = None) -> Suite:
     if len(prompts) != sum(TASK_COUNTS.values()):  # cannot happen with the pinned sha256
         raise SuiteError(f"{loaded.source} holds {len(prompts)} prompts, expected "
                          f"{sum(TASK_COUNTS.values())}; pass the canonical file from {METADATA.url}")
-    return Suite("geneval", tuple(prompts), source=loaded.source, sha256=METADATA.sha256)
+    return Suite("geneval", tuple(prompts), source=loaded.source, sha256=METADATA.sha256, evaluators=("geneval",))
