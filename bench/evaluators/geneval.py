@@ -149,3 +149,28 @@ def summarize(df: Any) -> Any:
     total = pd.DataFrame({"task": ["overall"], "accuracy": [overall(dict(zip(order, table.accuracy)))],
                           "images": [int(table.images.sum())]})
     return pd.concat([table, total], ignore_index=True)
+
+
+class GenEvalRules:
+    """Mixin for an Evaluator: GenEval verdicts per image from ``detections(image, metadata)``,
+    which a detector supplies; a prompt without ``include`` clauses gets NaN with a reason."""
+
+    def detections(self, image: Any, metadata: dict[str, Any]) -> list[Detection]:
+        raise NotImplementedError
+
+    def evaluate(self, images: Any, prompts: list[Any]) -> list[dict[str, Any]]:
+        if len(images) != len(prompts):
+            raise ValueError(f"{len(images)} images for {len(prompts)} prompts")
+        rows = []
+        for image, prompt in zip(images.detach().float().cpu(), prompts):
+            metadata = dict(getattr(prompt, "metadata", prompt) or {})
+            metadata.setdefault("tag", getattr(prompt, "task", ""))
+            if not metadata.get("include"):
+                rows.append({"geneval_correct": float("nan"), "geneval_reason": "prompt has no GenEval include clauses"})
+                continue
+            correct, reason = judge(metadata, self.detections(image, metadata), tuple(image.shape[-2:]))
+            rows.append({"geneval_correct": 1.0 if correct else 0.0, "geneval_reason": reason})
+        return rows
+
+    def summarize(self, records: Any) -> Any:
+        return summarize(records)

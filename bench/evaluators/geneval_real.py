@@ -77,7 +77,7 @@ def color_crop(image: torch.Tensor, mask: torch.Tensor, box: geneval.Box) -> tor
     return crop * keep + GREY * (1 - keep)
 
 
-class GenEvalJudge(Evaluator):
+class GenEvalJudge(geneval.GenEvalRules, Evaluator):
     name = "geneval"
 
     def __init__(self, detector: Any, labels: dict[int, str], clip: Any, sides: tuple[int, int] = (MIN_SIDE, MAX_SIDE),
@@ -138,30 +138,16 @@ class GenEvalJudge(Evaluator):
         return self._text[name]
 
     @torch.no_grad()
-    def evaluate(self, images: torch.Tensor, prompts: list[Any]) -> list[dict[str, Any]]:
-        if len(images) != len(prompts):
-            raise ValueError(f"{len(images)} images for {len(prompts)} prompts")
-        rows = []
-        for image, prompt in zip(images.detach().float().cpu(), prompts):
-            metadata = dict(getattr(prompt, "metadata", prompt) or {})
-            metadata.setdefault("tag", getattr(prompt, "task", ""))
-            if not metadata.get("include"):
-                rows.append({"geneval_correct": float("nan"), "geneval_reason": "prompt has no GenEval include clauses"})
-                continue
-            dets, masks = self.detect(image)
-            # colours only where a clause asks one, for the detections it reads (its class's top `count`)
-            kept = geneval.keep(dets, metadata.get("tag", ""))
-            index = {id(d): i for i, d in enumerate(dets)}
-            which = sorted({index[id(d)] for req in metadata["include"] if "color" in req
-                            for d in kept.get(req["class"], [])[: int(req["count"])]})
-            for i, color in self.colors(image, dets, masks, which).items():
-                dets[i] = geneval.Detection(dets[i].label, dets[i].score, dets[i].box, color)
-            correct, reason = geneval.judge(metadata, dets, tuple(image.shape[-2:]))
-            rows.append({"geneval_correct": 1.0 if correct else 0.0, "geneval_reason": reason})
-        return rows
-
-    def summarize(self, records: Any) -> Any:
-        return geneval.summarize(records)
+    def detections(self, image: torch.Tensor, metadata: dict[str, Any]) -> list[geneval.Detection]:
+        dets, masks = self.detect(image)
+        # colours only where a clause asks one, for the detections it reads (its class's top `count`)
+        kept = geneval.keep(dets, metadata.get("tag", ""))
+        index = {id(d): i for i, d in enumerate(dets)}
+        which = sorted({index[id(d)] for req in metadata["include"] if "color" in req
+                        for d in kept.get(req["class"], [])[: int(req["count"])]})
+        for i, color in self.colors(image, dets, masks, which).items():
+            dets[i] = geneval.Detection(dets[i].label, dets[i].score, dets[i].box, color)
+        return dets
 
 
 @evaluator("geneval")

@@ -18,30 +18,13 @@ from bench.evaluators import geneval
 from bench.evaluators.base import Evaluator, evaluator
 
 
-class ShapesGenEval(Evaluator):
+class ShapesGenEval(geneval.GenEvalRules, Evaluator):
     name = "geneval-shapes"
 
-    def evaluate(self, images: torch.Tensor, prompts: list[Any]) -> list[dict[str, Any]]:
+    def detections(self, image: torch.Tensor, metadata: dict[str, Any]) -> list[geneval.Detection]:
         from bench.shapes.detector import as_hwc, detect
 
-        if len(images) != len(prompts):
-            raise ValueError(f"{len(images)} images for {len(prompts)} prompts")
-        pixels = images.detach().float().cpu() if isinstance(images, torch.Tensor) else images
-        rows = []
-        for image, prompt in zip(pixels, prompts):
-            metadata = dict(getattr(prompt, "metadata", prompt) or {})
-            metadata.setdefault("tag", getattr(prompt, "task", ""))
-            if not metadata.get("include"):
-                rows.append({"geneval_correct": float("nan"),
-                             "geneval_reason": "prompt has no GenEval include clauses"})
-                continue
-            hwc = as_hwc(image)
-            correct, reason = geneval.judge(metadata, detect(hwc), hwc.shape[:2])
-            rows.append({"geneval_correct": 1.0 if correct else 0.0, "geneval_reason": reason})
-        return rows
-
-    def summarize(self, records: Any) -> Any:
-        return geneval.summarize(records)
+        return detect(as_hwc(image))
 
 
 @evaluator("geneval-shapes")
