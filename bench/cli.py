@@ -198,6 +198,7 @@ class ExportFormat(str, Enum):
     csv = "csv"
     parquet = "parquet"
     jsonl = "jsonl"
+    geneval = "geneval"
 
 
 @app.command()
@@ -208,13 +209,44 @@ def export(
     output: Optional[Path] = typer.Option(None, "--output", help="File to write (default stdout for csv/jsonl)."),
 ) -> None:
     """Write a run's records as csv, parquet or jsonl; several runs are merged into one table with
-    a `setting` column naming each run as bench compare does.
+    a `setting` column naming each run as bench compare does. `--format geneval` writes a geneval
+    run's images in the official GenEval folder layout (--output: a new folder).
 
     Example: bench export results/base results/reno results/hypernoise --output merged.csv
     """
+    if format is ExportFormat.geneval:
+        from bench.errors import ConfigError
+        from bench.geneval_io import export_geneval
+
+        if len(runs) != 1 or output is None:
+            raise ConfigError("--format geneval takes one run and --output FOLDER; e.g. "
+                              "bench export results/reno --format geneval --output geneval-reno")
+        n = export_geneval(runs[0], output)
+        typer.echo(f"{n} images in GenEval's layout under {output}; evaluate them with the official "
+                   f"evaluate_images.py, then: bench import-geneval {runs[0]} RESULTS.jsonl")
+        return
     from bench.export import export_records
 
     export_records(list(runs), format.value, output)
+
+
+@app.command("import-geneval")
+@cli_errors
+def import_geneval(
+    run_dir: Path = typer.Argument(..., help="The geneval run that was exported."),
+    results: Path = typer.Argument(..., help="The official evaluator's results .jsonl."),
+) -> None:
+    """Read the official GenEval evaluator's verdicts on an exported run, write them beside the
+    run's rows (geneval_official.csv) and print per-task accuracy of both judges and their agreement.
+
+    Example: bench import-geneval results/reno geneval-reno/results.jsonl
+    """
+    from bench.geneval_io import agreement
+    from bench.geneval_io import import_geneval as read_official
+
+    merged = read_official(run_dir, results)
+    typer.echo(agreement(merged).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    typer.echo(f"per image: {run_dir}/geneval_official.csv")
 
 
 class ListKind(str, Enum):
