@@ -37,5 +37,16 @@ evaluators: Registry[Callable[..., Evaluator]] = Registry("evaluator", ["bench.e
 evaluator = evaluators.register
 
 
-def load_evaluator(name: str, device: str | torch.device = "cpu") -> Evaluator:
-    return evaluators.get(name).factory(device=device)
+def load_evaluator(spec: str, device: str | torch.device = "cpu") -> Evaluator:
+    """``NAME`` or ``NAME:MODEL`` (an evaluator that takes a model, e.g. vqascore:HUB_ID)."""
+    import inspect
+
+    from bench.errors import ConfigError
+
+    name, _, model = spec.partition(":")
+    factory = evaluators.get(name).factory
+    if not model:
+        return factory(device=device)
+    if "model" not in inspect.signature(factory).parameters:
+        raise ConfigError(f"evaluator '{name}' takes no model; write --evaluator {name}")
+    return factory(device=device, model=model)

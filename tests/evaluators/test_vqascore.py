@@ -1,0 +1,50 @@
+"""VQAScore: P("Yes") after the chat-formatted question, from one forward pass per image."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from bench.cli import app
+from bench.evaluators.base import load_evaluator
+from bench.evaluators.vqascore import QUESTION
+from tests.run_helpers import cli_run
+
+PROMPTS = Path(__file__).resolve().parents[2] / "examples" / "prompts.txt"
+
+
+def test_score_is_the_probability_of_yes_after_the_question():
+    ev = load_evaluator("vqascore-tiny")
+    images = torch.rand(2, 3, 40, 40)
+    rows = ev.evaluate(images, ["a red cat", "two dogs"])
+    question = ev.question("a red cat")
+    assert QUESTION.format(prompt="a red cat") in question and "<image>" in question
+    pil = Image.fromarray((images[0] * 255).round().to(torch.uint8).permute(1, 2, 0).numpy())
+    inputs = ev.processor(text=[question], images=[pil], return_tensors="pt")
+    with torch.no_grad():
+        expected = ev.model(**inputs).logits[0, -1].softmax(-1)[ev.answer_id]
+    assert rows[0]["vqascore"] == pytest.approx(float(expected), rel=1e-5)
+    assert 0 < rows[1]["vqascore"] < 1 and rows[0]["vqascore"] != rows[1]["vqascore"]
+    assert ev.answer_id == ev.processor.tokenizer.encode("Yes", add_special_tokens=False)[0]
+
+
+def test_a_run_records_vqascore_and_summarises_it_per_task(tmp_path):
+    out = cli_run(tmp_path / "run", "--model", "sd-turbo-tiny", "--reward", "redness", "--suite", str(PROMPTS),
+                  "--evaluator", "vqascore-tiny", limit=2, seeds="0")
+    df = pd.read_csv(f"{out}/records.csv")
+    assert df["vqascore"].between(0, 1).all() and len(df) == 2
+
+
+@pytest.mark.parametrize("spec, fragment", [("vqascore", "llava-hf/llava-onevision-qwen2-7b-ov-hf"),
+                                            ("vqascore:my-org/my-vlm", "my-org/my-vlm"),
+                                            ("geneval-shapes:x", "evaluator 'geneval-shapes' takes no model")])
+def test_bad_or_missing_evaluators_are_one_line(tmp_path, monkeypatch, spec, fragment):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    result = CliRunner().invoke(app, ["run", "--model", "sd-turbo-tiny", "--reward", "redness", "--suite", str(PROMPTS),
+                                      "--limit", "1", "--seeds", "0", "--evaluator", spec, "--out", str(tmp_path / "r"), "-q"])
+    assert result.exit_code == 2 and fragment in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "r").exists()
