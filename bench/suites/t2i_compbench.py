@@ -68,7 +68,7 @@ def load(name: str, categories: tuple[str, ...], path: Path | None) -> Suite:
         base = remote(categories[0]).url.rsplit("/", 1)[0]
         source = str(path.resolve()) if path is not None else f"{base}/{{{','.join(categories)}}}_val.txt"
         sha = combined_sha256({remote(c).filename: SHA256[c] for c in categories})
-    return Suite(name, tuple(prompts), source=source, sha256=sha)
+    return Suite(name, tuple(prompts), source=source, sha256=sha, evaluators=("t2i-compbench",))
 
 
 @suite("t2i-compbench")
