@@ -199,6 +199,7 @@ class ExportFormat(str, Enum):
     parquet = "parquet"
     jsonl = "jsonl"
     geneval = "geneval"
+    t2i_compbench = "t2i-compbench"
 
 
 @app.command()
@@ -210,20 +211,25 @@ def export(
 ) -> None:
     """Write a run's records as csv, parquet or jsonl; several runs are merged into one table with
     a `setting` column naming each run as bench compare does. `--format geneval` writes a geneval
-    run's images in the official GenEval folder layout (--output: a new folder).
+    run's images in the official GenEval folder layout, `--format t2i-compbench` a T2I-CompBench
+    run's as <prompt>_<k:06d>.png (--output: a new folder).
 
     Example: bench export results/base results/reno results/hypernoise --output merged.csv
     """
-    if format is ExportFormat.geneval:
+    if format in (ExportFormat.geneval, ExportFormat.t2i_compbench):
         from bench.errors import ConfigError
-        from bench.geneval_io import export_geneval
+        from bench.geneval_io import export_geneval, export_t2i_compbench
 
         if len(runs) != 1 or output is None:
-            raise ConfigError("--format geneval takes one run and --output FOLDER; e.g. "
-                              "bench export results/reno --format geneval --output geneval-reno")
-        n = export_geneval(runs[0], output)
-        typer.echo(f"{n} images in GenEval's layout under {output}; evaluate them with the official "
-                   f"evaluate_images.py, then: bench import-geneval {runs[0]} RESULTS.jsonl")
+            raise ConfigError(f"--format {format.value} takes one run and --output FOLDER; e.g. "
+                              f"bench export results/reno --format {format.value} --output layout-reno")
+        if format is ExportFormat.geneval:
+            n = export_geneval(runs[0], output)
+            typer.echo(f"{n} images in GenEval's layout under {output}; evaluate them with the official "
+                       f"evaluate_images.py, then: bench import-geneval {runs[0]} RESULTS.jsonl")
+        else:
+            n = export_t2i_compbench(runs[0], output)
+            typer.echo(f"{n} images under {output}/samples named <prompt>_<k:06d>.png, as T2I-CompBench's scripts read them")
         return
     from bench.export import export_records
 

@@ -1,4 +1,5 @@
-"""A run in the official GenEval layout, and the official evaluator's verdicts read back.
+"""A run in the official GenEval layout, and the official evaluator's verdicts read back; and a
+T2I-CompBench run in that benchmark's file naming.
 
 Export: ``<dir>/<index:05d>/metadata.jsonl`` (the prompt's GenEval line) and
 ``<dir>/<index:05d>/samples/<k:04d>.png``, k the position of the image's seed among the run's
@@ -116,3 +117,30 @@ def agreement(merged: pd.DataFrame) -> pd.DataFrame:
     if ours:
         overall.update({"ours": table["ours"].mean(), "agree": (merged["official_correct"] == merged["geneval_correct"]).mean()})
     return pd.concat([table, pd.DataFrame([overall])], ignore_index=True)
+
+
+def export_t2i_compbench(run_dir: Path, out: Path) -> int:
+    """Write a T2I-CompBench run's images as the benchmark's scripts read them:
+    ``out/samples/<prompt>_<k:06d>.png``, k counting up over prompts (in the suite's order) and,
+    within a prompt, its seeds; the scripts take the prompt from the name before the first '_'."""
+    if not Path(run_dir).is_dir():
+        raise ResultsError(f"run folder '{run_dir}' does not exist; pass a folder written by `bench run --out`")
+    df = read_records(Path(run_dir))
+    manifest = read_manifest(Path(run_dir)) or {}
+    if df.empty or not str((manifest.get("suite") or {}).get("name", "")).startswith("t2i-compbench"):
+        raise ResultsError(f"'{run_dir}' is not a finished run of a t2i-compbench suite; export one made with "
+                           "--suite t2i-compbench[-<category>]")
+    if (df["image_path"].fillna("") == "").any():
+        raise ResultsError(f"'{run_dir}' was made with --no-images; rerun it without --no-images to export images")
+    bad = df[df["prompt"].str.contains("_")]
+    if not bad.empty:
+        raise ResultsError(f"prompt '{bad['prompt'].iat[0]}' holds '_', which the benchmark's file names cannot carry")
+    if out.exists() and any(out.iterdir()):
+        raise ResultsError(f"'{out}' is not empty; choose a new folder for the T2I-CompBench layout")
+    seeds = sorted(int(s) for s in (manifest.get("seeds") or df["seed"].unique()))
+    order = list(dict.fromkeys(df.sort_values("grid_index")["prompt_id"]))
+    (out / "samples").mkdir(parents=True, exist_ok=True)
+    for _, row in df.iterrows():
+        k = order.index(row["prompt_id"]) * len(seeds) + seeds.index(int(row["seed"]))
+        shutil.copyfile(Path(run_dir) / row["image_path"], out / "samples" / f"{row['prompt']}_{k:06d}.png")
+    return len(df)

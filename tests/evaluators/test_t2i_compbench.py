@@ -76,3 +76,21 @@ def test_t2i_suites_use_the_judge_and_the_flag_replaces_it(tmp_path, monkeypatch
                   limit=2, seeds="0")
     df = pd.read_csv(f"{out}/records.csv")
     assert df["t2i_score"].between(0, 1).all() and (df["t2i_judge"] == "blip-vqa").all()
+
+
+@pytest.mark.skipif(not (T2I / "color_val.txt").is_file(), reason="shared/suites/t2i-compbench is not beside the repository")
+def test_export_names_files_as_the_benchmark_reads_them(tmp_path):
+    out = cli_run(tmp_path / "run", "--model", "sd-turbo-tiny", "--reward", "redness",
+                  "--suite", f"t2i-compbench-color:{T2I / 'color_val.txt'}", "--evaluator", "none",
+                  limit=2, seeds="3,5", images=True)
+    result = CliRunner().invoke(app, ["export", out, "--format", "t2i-compbench", "--output", str(tmp_path / "layout")])
+    assert result.exit_code == 0, result.output
+    prompts = (T2I / "color_val.txt").read_text().splitlines()[:2]
+    names = sorted(p.name for p in (tmp_path / "layout" / "samples").iterdir())
+    assert names == sorted([f"{prompts[0]}_000000.png", f"{prompts[0]}_000001.png",
+                            f"{prompts[1]}_000002.png", f"{prompts[1]}_000003.png"])
+    image = (tmp_path / "layout" / "samples" / f"{prompts[1]}_000003.png").read_bytes()
+    assert image == (Path(out) / "images" / "color_00001_5.png").read_bytes()  # prompt 1, its second seed
+    shapes = cli_run(tmp_path / "shapes", limit=1, seeds="0")
+    result = CliRunner().invoke(app, ["export", shapes, "--format", "t2i-compbench", "--output", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "not a finished run of a t2i-compbench suite" in result.output
