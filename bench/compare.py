@@ -198,18 +198,16 @@ def compare(paths: list[Path], out: Path, baseline: str | None = "base", x: str 
         tab[f"training_{key}"] = [float((costs[s] or {}).get(key, 0.0)) for s in tab["setting"]]
     models = sorted(df["model"].astype(str).unique())
     model_pub = pub.match(models) if published == "auto" else (None if published == "none" else published)
-    if model_pub:
-        pub.points(model_pub)  # unknown name: one clear error before anything is written
+    points = pub.points(model_pub) if model_pub else None  # unknown name: one clear error before anything is written
     out.mkdir(parents=True, exist_ok=True)
     written = {}
     atomic_write_text(out / "table.csv", tab.to_csv(index=False))
     atomic_write_text(out / "table.md", markdown(tab, quality))
     written.update({"table.csv": out / "table.csv", "table.md": out / "table.md"})
     what = [", ".join(sorted(df[c].astype(str).unique())) for c in ("suite", "model", "reward_name")]
-    points = pub.points(model_pub) if model_pub and quality == "overall" else None
     overlay = bool(model_pub) and model_pub in models and x == "seconds"
     png, svg = pareto_plot(tab, quality, out, x=x, title=f"{what[0]} · {what[1]} · reward {what[2]}",
-                           published=points, overlay=overlay,
+                           published=points if quality == "overall" else None, overlay=overlay,
                            published_title=f"published: {pub.NAMES.get(model_pub, model_pub)}, GenEval"
                            if model_pub else "")
     written.update({"pareto.png": png, "pareto.svg": svg})

@@ -26,31 +26,43 @@ from bench.records import atomic_write_text, read_records
 _SAMPLE = re.compile(r"(\d{5})[/\\]samples[/\\](\d{4})\.png$")
 
 
-def _run(run_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _load(run_dir: Path) -> tuple[pd.DataFrame, dict[str, Any], list[int]]:
+    """A run's rows, manifest and sorted seeds (sample k is the k-th seed), or one clear error."""
     if not Path(run_dir).is_dir():
         raise ResultsError(f"run folder '{run_dir}' does not exist; pass a folder written by `bench run --out`")
     df = read_records(Path(run_dir))
     manifest = read_manifest(Path(run_dir)) or {}
     if df.empty:
         raise ResultsError(f"'{run_dir}' holds no rows yet; finish it with the same `bench run` command")
+    seeds = sorted(int(s) for s in (manifest.get("seeds") or df["seed"].unique()))
+    return df, manifest, seeds
+
+
+def _run(run_dir: Path) -> tuple[pd.DataFrame, dict[str, Any], list[int]]:
+    """_load, for a run of the geneval suite."""
+    df, manifest, seeds = _load(run_dir)
     if not df["prompt_id"].astype(str).str.fullmatch(r"\d{5}").all():
         raise ResultsError(f"'{run_dir}' is not a run of the geneval suite (its prompt ids are not GenEval's "
                            "00000-00552); export a run made with --suite geneval")
-    return df, manifest
+    return df, manifest, seeds
+
+
+def _check_export(df: pd.DataFrame, run_dir: Path, out: Path, layout: str) -> None:
+    """An export needs the run's images and a new (or empty) folder."""
+    if (df["image_path"].fillna("") == "").any():
+        raise ResultsError(f"'{run_dir}' was made with --no-images; rerun it without --no-images to export images")
+    if out.exists() and any(out.iterdir()):
+        raise ResultsError(f"'{out}' is not empty; choose a new folder for the {layout} layout")
 
 
 def export_geneval(run_dir: Path, out: Path) -> int:
     """Write the run's images and prompts in GenEval's layout under ``out``; the image count."""
     from bench.suites.base import load_suite
 
-    df, manifest = _run(run_dir)
-    if (df["image_path"].fillna("") == "").any():
-        raise ResultsError(f"'{run_dir}' was made with --no-images; rerun it without --no-images to export images")
+    df, manifest, seeds = _run(run_dir)
+    _check_export(df, run_dir, out, "GenEval")
     spec = (manifest.get("config") or {}).get("suite", "geneval")
     lines = {p.id: p.metadata for p in load_suite(spec).prompts}
-    seeds = sorted(int(s) for s in (manifest.get("seeds") or df["seed"].unique()))
-    if out.exists() and any(out.iterdir()):
-        raise ResultsError(f"'{out}' is not empty; choose a new folder for the GenEval layout")
     for prompt_id, rows in df.groupby("prompt_id"):
         folder = out / str(prompt_id)
         (folder / "samples").mkdir(parents=True, exist_ok=True)
@@ -64,8 +76,7 @@ def import_geneval(run_dir: Path, results: Path) -> pd.DataFrame:
     """The official verdicts joined to the run's rows: prompt_id, seed, task, official_correct,
     official_reason, and this project's geneval_correct where the run has it; written to
     ``<run>/geneval_official.csv``."""
-    df, manifest = _run(run_dir)
-    seeds = sorted(int(s) for s in (manifest.get("seeds") or df["seed"].unique()))
+    df, _, seeds = _run(run_dir)
     rows = []
     try:
         lines = Path(results).read_text().splitlines()
@@ -123,21 +134,14 @@ def export_t2i_compbench(run_dir: Path, out: Path) -> int:
     """Write a T2I-CompBench run's images as the benchmark's scripts read them:
     ``out/samples/<prompt>_<k:06d>.png``, k counting up over prompts (in the suite's order) and,
     within a prompt, its seeds; the scripts take the prompt from the name before the first '_'."""
-    if not Path(run_dir).is_dir():
-        raise ResultsError(f"run folder '{run_dir}' does not exist; pass a folder written by `bench run --out`")
-    df = read_records(Path(run_dir))
-    manifest = read_manifest(Path(run_dir)) or {}
-    if df.empty or not str((manifest.get("suite") or {}).get("name", "")).startswith("t2i-compbench"):
+    df, manifest, seeds = _load(run_dir)
+    if not str((manifest.get("suite") or {}).get("name", "")).startswith("t2i-compbench"):
         raise ResultsError(f"'{run_dir}' is not a finished run of a t2i-compbench suite; export one made with "
                            "--suite t2i-compbench[-<category>]")
-    if (df["image_path"].fillna("") == "").any():
-        raise ResultsError(f"'{run_dir}' was made with --no-images; rerun it without --no-images to export images")
     bad = df[df["prompt"].str.contains("_")]
     if not bad.empty:
         raise ResultsError(f"prompt '{bad['prompt'].iat[0]}' holds '_', which the benchmark's file names cannot carry")
-    if out.exists() and any(out.iterdir()):
-        raise ResultsError(f"'{out}' is not empty; choose a new folder for the T2I-CompBench layout")
-    seeds = sorted(int(s) for s in (manifest.get("seeds") or df["seed"].unique()))
+    _check_export(df, run_dir, out, "T2I-CompBench")
     order = list(dict.fromkeys(df.sort_values("grid_index")["prompt_id"]))
     (out / "samples").mkdir(parents=True, exist_ok=True)
     for _, row in df.iterrows():

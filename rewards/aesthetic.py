@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from bench.errors import WeightsError
-from rewards.base import Reward, reward
+from rewards.base import Reward, preference_head, reward
 from rewards.clip_common import ClipScorer, tiny_clip_model
 
 CLIP_ID = "openai/clip-vit-large-patch14"
@@ -27,13 +27,6 @@ MLP_COMMIT = "6934dd81792f086e613a121dbce43082cb8be85e"
 MLP_FILE = "sac+logos+ava1-l14-linearMSE.pth"
 MLP_SHA256 = "21dd590f3ccdc646f0d53120778b296013b096a035a2718c9cb0d511bff0f1e0"
 MLP_URL = f"https://github.com/{MLP_REPO}/raw/{MLP_COMMIT}/{MLP_FILE}"
-
-
-def aesthetic_mlp(dim: int = 768) -> torch.nn.Sequential:
-    """The predictor's head; its state dict keys are layers.{0,2,4,6,7}.{weight,bias}."""
-    return torch.nn.Sequential(torch.nn.Linear(dim, 1024), torch.nn.Dropout(0.2), torch.nn.Linear(1024, 128),
-                               torch.nn.Dropout(0.2), torch.nn.Linear(128, 64), torch.nn.Dropout(0.1),
-                               torch.nn.Linear(64, 16), torch.nn.Linear(16, 1))
 
 
 class Aesthetic(Reward):
@@ -76,12 +69,12 @@ def mlp_path() -> Path:
 
 
 def load_mlp(path: Path) -> torch.nn.Sequential:
-    import hashlib
+    from bench.generators.hub import file_sha256
 
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    digest = file_sha256(path)
     if digest != MLP_SHA256:
         raise WeightsError(f"{path} is not {MLP_FILE} (sha256 {digest[:12]}…); delete it and run again")
-    layers = aesthetic_mlp()
+    layers = preference_head()
     state = torch.load(path, map_location="cpu", weights_only=True)
     layers.load_state_dict({k.removeprefix("layers."): v for k, v in state.items()})
     return layers
@@ -106,5 +99,5 @@ def aesthetic_laion_tiny(device: str | torch.device = "cpu") -> Reward:
 
     model = tiny_clip_model(seed=14)
     with tiny.seeded(14):
-        layers = aesthetic_mlp(model.config.projection_dim)
+        layers = preference_head(model.config.projection_dim)
     return Aesthetic(ClipScorer(model, tokenizer=None), layers, name="aesthetic-laion-tiny").to(device)

@@ -65,6 +65,14 @@ class WeightedSum(Reward):
         return {"name": self.name, "terms": [dict(r.info(), weight=w) for w, r in zip(self.weights, self.terms)]}
 
 
+def preference_head(dim: int = 768) -> torch.nn.Sequential:
+    """The MLP head ImageReward and the LAION aesthetic predictor share (keys {0,2,4,6,7}):
+    dim -> 1024 -> 128 -> 64 -> 16 -> 1, dropout 0.2, 0.2, 0.1 between the first four, no activations."""
+    return torch.nn.Sequential(torch.nn.Linear(dim, 1024), torch.nn.Dropout(0.2), torch.nn.Linear(1024, 128),
+                               torch.nn.Dropout(0.2), torch.nn.Linear(128, 64), torch.nn.Dropout(0.1),
+                               torch.nn.Linear(64, 16), torch.nn.Linear(16, 1))
+
+
 rewards: Registry[Callable[..., Reward]] = Registry("reward", ["rewards"], "bench.rewards")
 reward = rewards.register
 

@@ -96,21 +96,11 @@ class HPSv21(ClipReward):
 
 
 def check_sha256(path: str) -> None:
-    """The checkpoint is the published HPSv2.1 file: the hub cache names LFS blobs by their
-    SHA-256, so the resolved name is checked for free; a plain copy is hashed."""
-    import hashlib
-    from pathlib import Path
-
+    """The checkpoint is the published HPSv2.1 file (hub.file_sha256: free in the hub cache)."""
     from bench.errors import WeightsError
+    from bench.generators.hub import file_sha256
 
-    real = Path(path).resolve()
-    digest = real.name if re.fullmatch(r"[0-9a-f]{64}", real.name) else None
-    if digest is None:
-        h = hashlib.sha256()
-        with open(real, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 24), b""):
-                h.update(chunk)
-        digest = h.hexdigest()
+    digest = file_sha256(path)
     if digest != SHA256:
         raise WeightsError(f"{path} is not HPSv2.1 (sha256 {digest[:12]}…, expected {SHA256[:12]}…); "
                            f"delete it and run `hf download {HUB_ID} {FILENAME} --revision {REVISION}`")

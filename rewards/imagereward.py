@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from bench.errors import WeightsError
-from rewards.base import Reward, reward
+from rewards.base import Reward, preference_head, reward
 from rewards.clip_common import preprocess
 
 HUB_ID = "THUDM/ImageReward"
@@ -75,13 +75,6 @@ def imagereward_to_hf(state: dict[str, torch.Tensor]) -> dict[str, dict[str, tor
     return out
 
 
-def imagereward_mlp(dim: int = 768) -> torch.nn.Sequential:
-    """ImageReward's head (keys mlp.layers.{0,2,4,6,7}): linear layers, dropout between, no activations."""
-    return torch.nn.Sequential(torch.nn.Linear(dim, 1024), torch.nn.Dropout(0.2), torch.nn.Linear(1024, 128),
-                               torch.nn.Dropout(0.2), torch.nn.Linear(128, 64), torch.nn.Dropout(0.1),
-                               torch.nn.Linear(64, 16), torch.nn.Linear(16, 1))
-
-
 class ImageRewardModel(torch.nn.Module):
     """BLIP image tower, BERT text tower cross-attending to it, MLP head."""
 
@@ -92,7 +85,7 @@ class ImageRewardModel(torch.nn.Module):
 
         self.vision = BlipVisionModel(vision_config)
         self.text = BlipTextModel(text_config, add_pooling_layer=False)
-        self.mlp = imagereward_mlp(text_config.hidden_size)
+        self.mlp = preference_head(text_config.hidden_size)
 
     def load_imagereward(self, state: dict[str, torch.Tensor]) -> "ImageRewardModel":
         """Load ImageReward.pt's weights; every weight of the three parts must be matched."""
@@ -226,7 +219,7 @@ def random_imagereward_state(vision_config: Any, text_config: Any, seed: int = 0
                       b + "intermediate.dense.bias": rnd(t.intermediate_size),
                       b + "output.dense.weight": rnd(h, t.intermediate_size), b + "output.dense.bias": rnd(h),
                       b + "output.LayerNorm.weight": 1 + rnd(h), b + "output.LayerNorm.bias": rnd(h)})
-    for name, param in imagereward_mlp(h).state_dict().items():
+    for name, param in preference_head(h).state_dict().items():
         state[f"mlp.layers.{name}"] = rnd(*param.shape)
     return state
 

@@ -33,6 +33,21 @@ class Evaluator(abc.ABC):
         return None
 
 
+def check_batch(images: Any, prompts: list[Any]) -> None:
+    """One prompt per image, or a clear error."""
+    if len(images) != len(prompts):
+        raise ValueError(f"{len(images)} images for {len(prompts)} prompts")
+
+
+def mean_per_task(records: Any, column: str) -> Any:
+    """task, <column> (its mean over the images judged), images: the summary of a scalar metric."""
+    if column not in records:
+        return None
+    table = records.groupby("task", sort=False)[column].agg(["mean", "count"]).reset_index()
+    table.columns = ["task", column, "images"]
+    return table
+
+
 evaluators: Registry[Callable[..., Evaluator]] = Registry("evaluator", ["bench.evaluators"], "bench.evaluators")
 evaluator = evaluators.register
 

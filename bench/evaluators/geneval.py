@@ -15,9 +15,12 @@ prompt's GenEval-format metadata the way the official evaluator does:
 
 from __future__ import annotations
 
+import abc
 import math
 from dataclasses import dataclass
 from typing import Any
+
+from bench.evaluators.base import Evaluator, check_batch
 
 THRESHOLD = 0.3
 COUNTING_THRESHOLD = 0.9
@@ -151,16 +154,16 @@ def summarize(df: Any) -> Any:
     return pd.concat([table, total], ignore_index=True)
 
 
-class GenEvalRules:
-    """Mixin for an Evaluator: GenEval verdicts per image from ``detections(image, metadata)``,
-    which a detector supplies; a prompt without ``include`` clauses gets NaN with a reason."""
+class GenEvalRules(Evaluator):
+    """An evaluator giving GenEval verdicts per image from ``detections(image, metadata)``, which
+    its detector supplies; a prompt without ``include`` clauses gets NaN with a reason."""
 
+    @abc.abstractmethod
     def detections(self, image: Any, metadata: dict[str, Any]) -> list[Detection]:
-        raise NotImplementedError
+        """The detections of one (3, H, W) image, colours set where the metadata asks them."""
 
     def evaluate(self, images: Any, prompts: list[Any]) -> list[dict[str, Any]]:
-        if len(images) != len(prompts):
-            raise ValueError(f"{len(images)} images for {len(prompts)} prompts")
+        check_batch(images, prompts)
         rows = []
         for image, prompt in zip(images.detach().float().cpu(), prompts):
             metadata = dict(getattr(prompt, "metadata", prompt) or {})

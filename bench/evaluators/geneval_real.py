@@ -77,7 +77,7 @@ def color_crop(image: torch.Tensor, mask: torch.Tensor, box: geneval.Box) -> tor
     return crop * keep + GREY * (1 - keep)
 
 
-class GenEvalJudge(geneval.GenEvalRules, Evaluator):
+class GenEvalJudge(geneval.GenEvalRules):
     name = "geneval"
 
     def __init__(self, detector: Any, labels: dict[int, str], clip: Any, sides: tuple[int, int] = (MIN_SIDE, MAX_SIDE),

@@ -18,7 +18,7 @@ from bench.evaluators import geneval
 from bench.evaluators.base import Evaluator, evaluator
 
 
-class ShapesGenEval(geneval.GenEvalRules, Evaluator):
+class ShapesGenEval(geneval.GenEvalRules):
     name = "geneval-shapes"
 
     def detections(self, image: torch.Tensor, metadata: dict[str, Any]) -> list[geneval.Detection]:

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from bench.evaluators.base import Evaluator, evaluator
+from bench.evaluators.base import Evaluator, check_batch, evaluator, mean_per_task
 
 VQA_ID = "Salesforce/blip-vqa-capfilt-large"
 VQA_REVISION = "c6af15bed424cf343aab3ff3bb31417ba272923a"
@@ -114,8 +114,7 @@ class T2ICompBench(Evaluator):
 
     @torch.no_grad()
     def evaluate(self, images: torch.Tensor, prompts: list[Any]) -> list[dict[str, Any]]:
-        if len(images) != len(prompts):
-            raise ValueError(f"{len(images)} images for {len(prompts)} prompts")
+        check_batch(images, prompts)
         rows = []
         for image, prompt in zip(images.detach().float().cpu(), prompts):
             text = getattr(prompt, "text", str(prompt))
@@ -131,11 +130,7 @@ class T2ICompBench(Evaluator):
         return rows
 
     def summarize(self, records: Any) -> Any:
-        if "t2i_score" not in records:
-            return None
-        table = records.groupby("task", sort=False)["t2i_score"].agg(["mean", "count"]).reset_index()
-        table.columns = ["task", "t2i_score", "images"]
-        return table
+        return mean_per_task(records, "t2i_score")
 
 
 @evaluator("t2i-compbench")

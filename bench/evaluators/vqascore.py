@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from bench.evaluators.base import Evaluator, evaluator
+from bench.evaluators.base import Evaluator, check_batch, evaluator, mean_per_task
 
 QUESTION = "Does this figure show '{prompt}'? Please answer yes or no."
 ANSWER = "Yes"
@@ -50,8 +50,7 @@ class VQAScore(Evaluator):
     def evaluate(self, images: torch.Tensor, prompts: list[Any]) -> list[dict[str, Any]]:
         from PIL import Image
 
-        if len(images) != len(prompts):
-            raise ValueError(f"{len(images)} images for {len(prompts)} prompts")
+        check_batch(images, prompts)
         pixels = (images.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
         rows = []
         dtype = next(self.model.parameters()).dtype
@@ -64,11 +63,7 @@ class VQAScore(Evaluator):
         return rows
 
     def summarize(self, records: Any) -> Any:
-        if "vqascore" not in records:
-            return None
-        table = records.groupby("task", sort=False)["vqascore"].agg(["mean", "size"]).reset_index()
-        table.columns = ["task", "vqascore", "images"]
-        return table
+        return mean_per_task(records, "vqascore")
 
 
 @evaluator("vqascore")

@@ -99,6 +99,23 @@ def load(cls: Any, repo_id: str, revision: str, subfolder: str | None = None, *,
         raise weights_error(repo_id, revision, e) from None
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file. A file in the hub cache resolves to a blob named by its SHA-256 (LFS
+    files), which is read off the name for free; any other file is hashed in chunks."""
+    import hashlib
+    import re
+    from pathlib import Path
+
+    real = Path(path).resolve()
+    if re.fullmatch(r"[0-9a-f]{64}", real.name):
+        return real.name
+    h = hashlib.sha256()
+    with open(real, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 24), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def download(repo_id: str, filename: str, revision: str) -> str:
     """The local path of one file of a hub repo at a pinned revision (downloaded unless cached
     or offline), with the same one-line errors as :func:`load`."""

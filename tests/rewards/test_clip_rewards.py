@@ -163,7 +163,7 @@ def test_aesthetic_head_loads_the_predictors_state_dict_and_refuses_other_files(
     from bench.errors import WeightsError
     from rewards import aesthetic
 
-    head = aesthetic.aesthetic_mlp()
+    head = aesthetic.preference_head()
     path = tmp_path / "head.pth"
     torch.save({f"layers.{k}": v for k, v in head.state_dict().items()}, path)  # the predictor's key names
     with pytest.raises(WeightsError, match="is not sac\\+logos\\+ava1-l14-linearMSE.pth"):
