@@ -104,14 +104,15 @@ def load_local(path: Path, remote: RemoteFile) -> Loaded:
     return Loaded(data, str(file.resolve()))
 
 
-def fetch(remote: RemoteFile, suite: str) -> Loaded:
-    """``remote`` from the cache, downloading it on a miss; ``suite`` names it in messages."""
+def fetch(remote: RemoteFile, suite: str, hint: str | None = None) -> Loaded:
+    """``remote`` from the cache, downloading it on a miss; ``suite`` names it in messages, ``hint``
+    says where else the user can get it (default: a local copy passed as --suite SUITE:PATH)."""
     target = cache_path(remote)
     if target.exists():
         data = read_bytes(target)
         _check(data, remote, f"cached file {target}", f"delete {target} to download it again")
         return Loaded(data, remote.url)
-    hint = f"pass a local copy as --suite {suite}:PATH"
+    hint = hint or f"pass a local copy as --suite {suite}:PATH"
     if offline():
         raise SuiteError(f"{remote.filename} for suite '{suite}' is not cached at {target} and "
                          f"downloads are off (HF_HUB_OFFLINE/BENCH_OFFLINE); {hint} "

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from bench.errors import SuiteError
 from bench.suites.base import Suite, suite
-from bench.suites.download import RemoteFile, load_file
-from bench.suites.plain import decode, text_prompts
+from bench.suites.download import RemoteFile, cache_path, fetch, load_file
+from bench.suites.plain import decode, kept_lines, text_prompts
 
 REPO = "Karine-Huang/T2I-CompBench"
 COMMIT = "1b7094991a57f3c22abdd4f6e8ba6c1a15517073"
@@ -34,6 +34,13 @@ SHA256 = {
     "3d_spatial": "c9953597315f36a5fcb41291bb19bdc6ab5f64a0fa760d691b4854a73f5d1fe9",
     "numeracy": "dad8df141604b70ba7554bec724e3db0a80023680769b5c514854ea2d2527bbe",
 }
+# lists the benchmark's judges read (examples/dataset/ at COMMIT): numeracy's object names
+# ("singular - plural" lines) and which complex prompts hold a spatial / an action relation
+JUDGE_LISTS = {
+    "new_objects.txt": "f39a3d2ff6067d7738673cbf465dc659ccc750776162989a5d9916f1d5f3e231",
+    "complex_val_spatial.txt": "6c7ac0ab75c7c9080cfc7b421fb059b9b0febb98471707aeedf58771088abc02",
+    "complex_val_action.txt": "d49ee4c7f99e3f3379fb8704a54ff5288b83bb412971edf616a4721c2473308e",
+}
 ORIGINAL = ("color", "shape", "texture", "spatial", "non_spatial", "complex")
 CATEGORIES = tuple(SHA256)  # the six above, then 3d_spatial and numeracy
 
@@ -41,6 +48,14 @@ CATEGORIES = tuple(SHA256)  # the six above, then 3d_spatial and numeracy
 def remote(category: str) -> RemoteFile:
     return RemoteFile("t2i-compbench", REPO, COMMIT, f"examples/dataset/{category}_val.txt",
                       SHA256[category])
+
+
+def judge_list(filename: str) -> list[str]:
+    """The stripped non-blank lines of one of JUDGE_LISTS (downloaded once, cached, sha256-checked)."""
+    remote = RemoteFile("t2i-compbench", REPO, COMMIT, f"examples/dataset/{filename}", JUDGE_LISTS[filename])
+    cached = f"put the file at {cache_path(remote)}"
+    text = decode(fetch(remote, "t2i-compbench", hint=cached).data, remote.url)
+    return [line for _, line in kept_lines(text)]
 
 
 def combined_sha256(shas: dict[str, str]) -> str:
