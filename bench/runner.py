@@ -164,6 +164,8 @@ def run(config: RunConfig, progress: bool = True) -> RunResult:
             reward = load_reward(config.reward, device=device)
             names = suite.evaluators if config.evaluators is None else config.evaluators
             scorers = [load_evaluator(name, device=device) for name in names]
+            for scorer in scorers:
+                scorer.prepare(prompts)
         except BenchError:
             if created and not any(run_dir.iterdir()):
                 run_dir.rmdir()

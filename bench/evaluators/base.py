@@ -32,6 +32,10 @@ class Evaluator(abc.ABC):
         """A small table of this evaluator's scores over a run's records (or None)."""
         return None
 
+    def prepare(self, prompts: list[Any]) -> None:
+        """Load whatever judging ``prompts`` needs beyond what loading the evaluator did, so that a
+        missing model fails before a run starts (default: nothing)."""
+
 
 def check_batch(images: Any, prompts: list[Any]) -> None:
     """One prompt per image, or a clear error."""

@@ -88,6 +88,11 @@ def judge_lists() -> JudgeLists:
                       frozenset(map(complex_key, judge_list("complex_val_action.txt"))))
 
 
+def category_of(prompt: Any) -> str:
+    """A prompt's T2I-CompBench category: its metadata's, else its task."""
+    return (getattr(prompt, "metadata", None) or {}).get("category") or getattr(prompt, "task", "")
+
+
 def complex_key(prompt: str) -> str:
     """How the 3-in-1 script matches a prompt against its lists: to the first '.', lower case."""
     return prompt.strip().split(".")[0].lower()
@@ -212,6 +217,15 @@ class T2ICompBench(Evaluator):
                     "t2i_detail": detail}
         return self.unjudged(f"'{category}' is not a T2I-CompBench category")
 
+    NEEDS = {"spatial": ("detector",), "3d_spatial": ("detector", "depth"), "numeracy": ("lists", "detector"),
+             "complex": ("lists", "detector")}
+
+    def prepare(self, prompts: list[Any]) -> None:
+        """Load the detector, depth model and lists the prompts' categories need, before the run."""
+        for prompt in prompts:
+            for name in self.NEEDS.get(category_of(prompt), ()):
+                self.expert(name)
+
     @staticmethod
     def unjudged(reason: str) -> dict[str, Any]:
         return {"t2i_score": float("nan"), "t2i_judge": "", "t2i_reason": reason}
@@ -221,9 +235,7 @@ class T2ICompBench(Evaluator):
         check_batch(images, prompts)
         rows = []
         for image, prompt in zip(images.detach().float().cpu(), prompts):
-            text = getattr(prompt, "text", str(prompt))
-            category = (getattr(prompt, "metadata", None) or {}).get("category") or getattr(prompt, "task", "")
-            rows.append(self.judge(image, text, category))
+            rows.append(self.judge(image, getattr(prompt, "text", str(prompt)), category_of(prompt)))
         return rows
 
     def summarize(self, records: Any) -> Any:
@@ -284,7 +296,8 @@ TINY_OBJECTS = (("dog", "dogs"), ("cat", "cats"), ("apple", "apples"), ("teddy b
 
 def tiny_experts(device: str | torch.device = "cpu") -> dict[str, Callable[[], tuple[Any, dict]]]:
     """A tiny random OWLv2 and DPT, and a four-object numeracy list (no download), for tests."""
-    from transformers import DPTConfig, DPTForDepthEstimation, Owlv2Config, Owlv2ForObjectDetection, Owlv2Processor
+    from transformers import (BitConfig, DPTConfig, DPTForDepthEstimation, Owlv2Config, Owlv2ForObjectDetection,
+                              Owlv2Processor)
     from transformers.models.owlv2.image_processing_pil_owlv2 import Owlv2ImageProcessorPil
 
     from bench.evaluators.t2i_experts import MidasDepth, OwlDetector
@@ -303,13 +316,17 @@ def tiny_experts(device: str | torch.device = "cpu") -> dict[str, Callable[[], t
                                    tokenizer=tokenizer)
         return OwlDetector(model.to(device), processor, threshold=0.0), {"detector": "tiny-owlv2"}
 
-    def depth() -> tuple[Any, dict]:
-        config = DPTConfig(hidden_size=32, num_hidden_layers=4, num_attention_heads=4, intermediate_size=64,
-                           image_size=32, patch_size=8, neck_hidden_sizes=[8, 16, 32, 32], fusion_hidden_size=16,
-                           backbone_out_indices=[0, 1, 2, 3], head_in_index=-1)
+    def depth() -> tuple[Any, dict]:  # hybrid (BiT + ViT) as dpt-hybrid-midas, fed a size other than its config's
+        bit = BitConfig(global_padding="same", layer_type="bottleneck", depths=[1, 1, 1], hidden_sizes=[16, 32, 64],
+                        embedding_size=8, out_features=["stage1", "stage2", "stage3"], embedding_dynamic_padding=True,
+                        num_groups=4)
+        config = DPTConfig(is_hybrid=True, hidden_size=32, num_hidden_layers=4, num_attention_heads=4,
+                           intermediate_size=64, image_size=32, patch_size=16, backbone_config=bit,
+                           backbone_featmap_shape=[1, 64, 2, 2], neck_hidden_sizes=[16, 32, 32, 32],
+                           fusion_hidden_size=16, backbone_out_indices=[0, 1, 2, 3], readout_type="project")
         with tiny.seeded(44):
             model = DPTForDepthEstimation(config)
-        return MidasDepth(model.to(device), size=32), {"depth": "tiny-dpt"}
+        return MidasDepth(model.to(device), size=48), {"depth": "tiny-dpt-hybrid"}
 
     def lists() -> tuple[JudgeLists, dict]:
         return JudgeLists([s for s, _ in TINY_OBJECTS], [p for _, p in TINY_OBJECTS], frozenset(), frozenset()), {}

@@ -16,7 +16,8 @@ Depth (3d_spatial) is the benchmark's own model: DPT-Hybrid MiDaS (``Intel/dpt-h
 transformers' ``DPTForDepthEstimation``), fed as the benchmark does (480 × 480, mean 0.5, std
 0.5); the relative inverse depth is min-max normalised per image and resized (bilinear, corners
 aligned) to the detection frame. The benchmark also rounds it to 8 bits through a PNG; that is
-not done here.
+not done here. transformers' hybrid DPT only accepts its config's 384 × 384 input; its size check
+is set to 480 so that, as in MiDaS, the position embeddings are interpolated to the 30 × 30 grid.
 """
 
 from __future__ import annotations
@@ -102,6 +103,11 @@ class MidasDepth:
     def __init__(self, model: Any, size: int = DEPTH_SIZE):
         self.model = model.eval().requires_grad_(False)
         self.size = size  # the square input side: the benchmark's 480
+        if getattr(model.config, "is_hybrid", False):
+            # transformers' hybrid DPT refuses inputs other than its config's 384 (its position
+            # embeddings are interpolated to any grid all the same); MiDaS, as the benchmark runs
+            # it, takes 480: widen the check to that size
+            model.dpt.embeddings.image_size = (size, size)
 
     @property
     def device(self) -> torch.device:
