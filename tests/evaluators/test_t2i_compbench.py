@@ -228,3 +228,20 @@ def test_prepare_loads_what_the_categories_need_and_missing_weights_are_one_line
         with pytest.raises(BenchError) as error:
             load("cpu")
         assert repo in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.skipif(not (T2I / "spatial_val.txt").is_file(), reason="shared/suites/t2i-compbench is not beside the repository")
+def test_a_missing_detector_stops_the_run_before_it_starts(tmp_path, monkeypatch):
+    from bench.errors import ConfigError
+    from bench.evaluators import t2i_compbench
+
+    def missing():
+        raise ConfigError("google/owlv2-base-patch16-ensemble is not in the hub cache; download it first")
+
+    monkeypatch.setattr(t2i_compbench, "tiny_experts", lambda device="cpu": {"detector": missing})
+    result = CliRunner().invoke(app, ["run", "--model", "sd-turbo-tiny", "--reward", "redness", "--suite",
+                                      f"t2i-compbench-spatial:{T2I / 'spatial_val.txt'}", "--evaluator",
+                                      "t2i-compbench-tiny", "--limit", "2", "--seeds", "0", "-q", "--no-images",
+                                      "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2 and "owlv2" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
