@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from bench.manifest import read_manifest
+from bench.quality import of_table
 
 UNITS = {"seconds": "seconds", "nfe": "nfe"}  # table column -> training_cost key
 
@@ -48,7 +49,7 @@ def amortised(tab: pd.DataFrame, costs: dict[str, dict[str, Any] | None]) -> pd.
     both, and the break-even K in seconds and in NFEs. ``tab`` is bench.compare.table's output,
     ``costs`` maps its settings to their training cost (None for none). Two trained settings
     are not paired with each other."""
-    quality = "overall" if "overall" in tab else "reward"
+    quality = of_table(tab)
     rows = []
     for _, trained in tab.iterrows():
         cost = costs.get(trained["setting"])

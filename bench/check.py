@@ -7,8 +7,10 @@ Thresholds live in TOML (``bench.toml`` by default), one table per (suite, metho
     reward = { min = 76.0, max_drop = 1.0 }      # and/or at most this far below the baseline run
     baseline = "results/baseline/hypernoise"     # the run max_drop compares with
 
-Metrics: ``reward`` (mean), ``overall`` (GenEval's overall score), ``task_<name>`` (one task's
-accuracy), ``nfe`` and ``seconds`` (per image; ``max`` bounds them). Rules: ``min``, ``max``,
+Metrics: ``reward`` (mean), ``overall`` (GenEval's overall score), ``t2i`` (the T2I-CompBench
+score), ``vqascore`` (bench.quality says how each is computed), ``task_<name>`` (one task's mean of
+the run's judge: GenEval accuracy, else the T2I-CompBench score, else VQAScore), ``nfe`` and
+``seconds`` (per image; ``max`` bounds them). Rules: ``min``, ``max``,
 ``max_drop`` (baseline − run ≤ max_drop). A run whose (suite, method) has no table, an unknown
 metric or rule, or a missing baseline run is bad input.
 """
@@ -23,7 +25,7 @@ import pandas as pd
 
 from bench.errors import ConfigError
 from bench.records import read_records
-from bench.stats import geneval_overall
+from bench import quality
 
 RULES = ("min", "max", "max_drop")
 
@@ -42,13 +44,14 @@ def metric(df: pd.DataFrame, name: str) -> float:
     """One number of a run's records, by name (see the module docs)."""
     if name in ("reward", "nfe", "seconds"):
         return float(df[name].mean())
-    has_verdicts = "geneval_correct" in df and df["geneval_correct"].notna().any()
-    if name == "overall" and has_verdicts:
-        return geneval_overall(df)
-    if name.startswith("task_") and has_verdicts and name[5:] in set(df["task"]):
-        return float(df.loc[df["task"] == name[5:], "geneval_correct"].mean())
+    have = quality.available(df)
+    if name in have:  # overall (GenEval), t2i (T2I-CompBench), vqascore
+        return quality.value(df, name)
+    if name.startswith("task_") and have[0] != "reward" and name[5:] in set(df["task"]):
+        return quality.task_means(df, have[0])[name[5:]]  # the run's judge, per task
     raise ConfigError(f"metric '{name}' is not in this run's records; use reward, nfe, seconds, "
-                      "or overall / task_<name> for suites judged by GenEval")
+                      "overall / t2i / vqascore where the run was judged by GenEval / T2I-CompBench / VQAScore, "
+                      "or task_<name>")
 
 
 def check_run(run_dir: Path, thresholds: dict[str, Any], source: str = "bench.toml") -> list[Outcome]:

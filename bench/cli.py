@@ -12,6 +12,7 @@ from typing import Any, Callable, List, Optional
 import typer
 
 from bench.errors import BenchError
+from bench.quality import NAMES as QUALITY_NAMES
 
 app = typer.Typer(
     add_completion=False,
@@ -146,6 +147,9 @@ class Axis(str, Enum):
     nfe = "nfe"
 
 
+QualityName = Enum("QualityName", {name: name for name in QUALITY_NAMES}, type=str)  # bench.quality's
+
+
 @app.command()
 @cli_errors
 def compare(
@@ -158,6 +162,9 @@ def compare(
                                   help="Published results to show: a model (sd-turbo, sana-sprint, flux-schnell), "
                                        "auto (the runs' model, if published) or none."),
     grid: int = typer.Option(4, "--grid", min=0, help="Prompts per task in the report's image grids."),
+    quality: QualityName = typer.Option(QualityName.auto, "--quality",
+                                        help="Quality axis: overall (GenEval), t2i (T2I-CompBench), vqascore, reward, "
+                                             "or auto (the first of these the runs were judged by)."),
 ) -> None:
     """Compare runs: a table with 95 % intervals and paired gains, a Pareto plot of quality against
     compute, the amortised cost of trained methods, and a self-contained HTML report.
@@ -167,7 +174,7 @@ def compare(
     from bench.compare import compare as run_compare
 
     for name, path in run_compare(list(runs), out, baseline=baseline, x=x.value, report=report,
-                                  published=published, per_task=grid).items():
+                                  published=published, per_task=grid, quality=quality.value).items():
         typer.echo(f"{name}: {path}")
 
 

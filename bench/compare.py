@@ -19,7 +19,8 @@ import pandas as pd
 
 from bench.errors import ResultsError
 from bench.records import read_records
-from bench.stats import bootstrap, geneval_overall
+from bench import quality as qual
+from bench.stats import bootstrap
 
 BUDGET = {"best-of-n": "n", "reno": "iterations"}  # the setting that is each method's budget
 
@@ -62,16 +63,14 @@ def _short(value: Any) -> str:
     return Path(text).parent.name or text if "/" in text else text  # checkpoint paths: their folder
 
 
-def quality_name(df: pd.DataFrame) -> str:
-    return "overall" if "geneval_correct" in df and df["geneval_correct"].notna().any() else "reward"
-
-
-def table(df: pd.DataFrame, baseline: str | None = None, n_boot: int = 1000, x: str = "seconds") -> pd.DataFrame:
-    """One row per setting: images, reward and quality with 95 % intervals, per-task accuracy,
-    seconds / NFEs per image, peak memory; against ``baseline`` (a label or a method name), the
-    paired differences of reward and quality with their intervals; and whether the setting is
-    on the Pareto frontier of quality against ``x`` (seconds or nfe)."""
-    quality = quality_name(df)
+def table(df: pd.DataFrame, baseline: str | None = None, n_boot: int = 1000, x: str = "seconds",
+          quality: str = "auto") -> pd.DataFrame:
+    """One row per setting: images, reward and quality (bench.quality: GenEval overall, the
+    T2I-CompBench score, VQAScore or reward; ``auto`` picks) with 95 % intervals, the judge's score
+    per task, seconds / NFEs per image, peak memory; against ``baseline`` (a label or a method
+    name), the paired differences of reward and quality with their intervals; and whether the
+    setting is on the Pareto frontier of quality against ``x`` (seconds or nfe)."""
+    quality = qual.choose(df, quality)
     base = _pick(df, baseline) if baseline else None
     rows = []
     for label, d in df.groupby("label", sort=False):
@@ -80,10 +79,10 @@ def table(df: pd.DataFrame, baseline: str | None = None, n_boot: int = 1000, x: 
         row["budget"] = _budget(d)
         row["reward"], row["reward_low"], row["reward_high"] = bootstrap(
             d, lambda x: float(x["reward"].mean()), n=n_boot)
-        if quality == "overall":
-            row["overall"], row["overall_low"], row["overall_high"] = bootstrap(d, geneval_overall, n=n_boot)
-            for task, acc in d.groupby("task", sort=False)["geneval_correct"].mean().items():  # suite order
-                row[f"task_{task}"] = float(acc)
+        if quality != "reward":
+            row[quality], row[f"{quality}_low"], row[f"{quality}_high"] = bootstrap(
+                d, lambda x: qual.value(x, quality), n=n_boot)
+            row.update({f"task_{task}": v for task, v in qual.task_means(d, quality).items()})  # suite order
         row["seconds"] = float(d["seconds"].mean())
         row["nfe"] = float(d["nfe"].mean())
         row["peak_memory_mb"] = float(d["peak_memory_mb"].max()) if "peak_memory_mb" in d else np.nan
@@ -115,19 +114,20 @@ def _budget(d: pd.DataFrame) -> float:
 
 
 def _paired(d: pd.DataFrame, base: pd.DataFrame, quality: str, n_boot: int) -> dict[str, float]:
-    cols = ["prompt_id", "seed", "task", "reward"] + (["geneval_correct"] if quality == "overall" else [])
+    column = qual.QUALITIES[quality].column
+    cols = ["prompt_id", "seed", "task", "reward"] + ([column] if quality != "reward" else [])
     pairs = d[cols].merge(base[cols], on=["prompt_id", "seed", "task"], suffixes=("", "_base"))
     if pairs.empty:
         return {"paired_images": 0}
     out: dict[str, float] = {"paired_images": len(pairs)}
     out["d_reward"], out["d_reward_low"], out["d_reward_high"] = bootstrap(
         pairs, lambda x: float((x["reward"] - x["reward_base"]).mean()), n=n_boot)
-    if quality == "overall":
+    if quality != "reward":
         def gain(x: pd.DataFrame) -> float:
-            other = x.drop(columns="geneval_correct").rename(columns={"geneval_correct_base": "geneval_correct"})
-            return geneval_overall(x) - geneval_overall(other)
+            other = x.drop(columns=column).rename(columns={f"{column}_base": column})
+            return qual.value(x, quality) - qual.value(other, quality)
 
-        out["d_overall"], out["d_overall_low"], out["d_overall_high"] = bootstrap(pairs, gain, n=n_boot)
+        out[f"d_{quality}"], out[f"d_{quality}_low"], out[f"d_{quality}_high"] = bootstrap(pairs, gain, n=n_boot)
     return out
 
 
@@ -145,8 +145,10 @@ def display(tab: pd.DataFrame, quality: str) -> tuple[list[str], list[list[str]]
     """The table as a reader sees it (markdown, HTML): header and formatted cells, estimates
     with their intervals, cost, paired gains, Pareto membership."""
     paired = "d_reward" in tab
-    head = ["setting", "images", "reward", *(["overall"] if quality == "overall" else []),
-            "s / image", "NFE / image", *(["Δ reward", *(["Δ overall"] if quality == "overall" else [])] if paired else []),
+    judged = quality != "reward"
+    header = qual.QUALITIES[quality].header
+    head = ["setting", "images", "reward", *([header] if judged else []),
+            "s / image", "NFE / image", *(["Δ reward", *([f"Δ {header}"] if judged else [])] if paired else []),
             "Pareto"]
 
     def ci(row: pd.Series, key: str, fmt: str) -> str:
@@ -157,13 +159,13 @@ def display(tab: pd.DataFrame, quality: str) -> tuple[list[str], list[list[str]]
     body = []
     for _, row in tab.iterrows():
         cells = [row["setting"], f"{row['images']:d}", ci(row, "reward", ".2f")]
-        if quality == "overall":
-            cells.append(ci(row, "overall", ".3f"))
+        if judged:
+            cells.append(ci(row, quality, ".3f"))
         cells += [f"{row['seconds']:.4g}", f"{row['nfe']:g}"]
         if paired:
             cells.append(ci(row, "d_reward", "+.2f"))
-            if quality == "overall":
-                cells.append(ci(row, "d_overall", "+.3f"))
+            if judged:
+                cells.append(ci(row, f"d_{quality}", "+.3f"))
         cells.append("yes" if row["pareto"] else "")
         body.append(cells)
     return head, body
@@ -178,11 +180,12 @@ def markdown(tab: pd.DataFrame, quality: str) -> str:
 
 
 def compare(paths: list[Path], out: Path, baseline: str | None = "base", x: str = "seconds",
-            n_boot: int = 1000, report: bool = True, published: str = "auto", per_task: int = 4) -> dict[str, Path]:
+            n_boot: int = 1000, report: bool = True, published: str = "auto", per_task: int = 4,
+            quality: str = "auto") -> dict[str, Path]:
     """Merge the runs and write to ``out``: table.csv, table.md, pareto.png/.svg, and where a
     setting was trained, amortised.csv/.png; with ``report``, report.html. ``published``: a
     model whose published results to show (bench.published), "auto" for the runs' own model
-    when it has any, "none" for none."""
+    when it has any, "none" for none. ``quality``: the quality axis (bench.quality)."""
     from bench import published as pub
     from bench.amortise import amortised, amortised_plot, training_cost
     from bench.plots import pareto_plot
@@ -191,8 +194,8 @@ def compare(paths: list[Path], out: Path, baseline: str | None = "base", x: str 
     df = load_runs(paths)
     if baseline and baseline not in set(df["label"]) | set(df["method"]):
         baseline = None if baseline == "base" else baseline  # the default baseline may be absent
-    tab = table(df, baseline, n_boot=n_boot, x=x)
-    quality = quality_name(df)
+    quality = qual.choose(df, quality)  # an unavailable quality: one clear error before anything is written
+    tab = table(df, baseline, n_boot=n_boot, x=x, quality=quality)
     costs = {label: training_cost(Path(d["run_dir"].iat[0])) for label, d in df.groupby("label", sort=False)}
     for key in ("seconds", "nfe"):
         tab[f"training_{key}"] = [float((costs[s] or {}).get(key, 0.0)) for s in tab["setting"]]

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.quality import QUALITIES
 from bench.records import atomic_write_bytes
 
 COLORS = {"base": "#444444", "best-of-n": "#1f77b4", "reno": "#d62728", "hypernoise": "#2ca02c"}
@@ -58,7 +59,7 @@ def pareto_plot(tab: pd.DataFrame, quality: str, out: Path, x: str = "seconds", 
     if title:
         ax.set_title(title, fontsize=10)
     ax.set_xlabel("seconds per image (log)" if x == "seconds" else "NFEs per image (log)")
-    ax.set_ylabel("GenEval overall" if quality == "overall" else "mean reward")
+    ax.set_ylabel(QUALITIES[quality].label)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="best")
     paths = []

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from bench.compare import display
+from bench.quality import QUALITIES, available
 
 THUMB = 256  # images larger than this are scaled down (JPEG) before embedding
 
@@ -53,7 +54,8 @@ def write_report(out: Path, df: pd.DataFrame, tab: pd.DataFrame, quality: str, *
 
     sections = [("summary", "Quality and cost", _summary(tab, quality, figures))]
     if "task_" in "".join(tab.columns):
-        sections.append(("tasks", "Accuracy per task", _tasks(tab)))
+        title_tasks = "Accuracy per task" if quality == "overall" else f"{QUALITIES[quality].header} per task"
+        sections.append(("tasks", title_tasks, _tasks(tab, quality)))
     if amortised is not None and not amortised.empty:
         sections.append(("amortised", "Amortised cost of trained methods", _amortised(amortised, figures)))
     if published:
@@ -79,7 +81,7 @@ def _summary(tab: pd.DataFrame, quality: str, figures: dict[str, Path]) -> str:
     head, body = display(tab, quality)
     rows = [(cells, bool(front)) for cells, front in zip(body, tab["pareto"])]
     plot = _figure(figures.get("pareto"), "Quality against compute per image")
-    what = "GenEval overall (the mean of the six task accuracies)" if quality == "overall" else "mean reward"
+    what = QUALITIES[quality].description
     note = (f"Quality is {what}. Brackets are 95 % bootstrap intervals over prompts (a prompt's seeds "
             "resampled together). Δ columns are paired differences against the baseline on the "
             "(prompt, seed) pairs both settings ran. A setting is on the Pareto frontier (bold) when "
@@ -88,7 +90,7 @@ def _summary(tab: pd.DataFrame, quality: str, figures: dict[str, Path]) -> str:
     return plot + _table(head, rows) + f'<p class="note">{escape(note)}</p>'
 
 
-def _tasks(tab: pd.DataFrame) -> str:
+def _tasks(tab: pd.DataFrame, quality: str) -> str:
     tasks = [c for c in tab.columns if c.startswith("task_")]
     best = {t: tab[t].max() for t in tasks}
     head = ["setting", *[t[5:].replace("_", " ") for t in tasks]]
@@ -96,7 +98,9 @@ def _tasks(tab: pd.DataFrame) -> str:
     for _, row in tab.iterrows():
         cells = [row["setting"]] + [(f"{row[t]:.3f}", row[t] == best[t]) for t in tasks]
         rows.append((cells, False))
-    return _table(head, rows) + '<p class="note">Accuracy of the GenEval decision rules per task; the best per task in bold.</p>'
+    what = ("Accuracy of the GenEval decision rules" if quality == "overall" else
+            f"The mean {QUALITIES[quality].header}")
+    return _table(head, rows) + f'<p class="note">{escape(what)} per task; the best per task in bold.</p>'
 
 
 def _amortised(am: pd.DataFrame, figures: dict[str, Path]) -> str:
@@ -181,20 +185,21 @@ def _grids(df: pd.DataFrame, tab: pd.DataFrame, per_task: int) -> str:
         lines.append("<tr>" + "".join(row) + "</tr>")
     lines.append("</table>")
     explain = ("Each row is one prompt and seed, so every setting starts from the same noise. Under each image: its "
-               "reward and, where the suite has GenEval rules, the verdict (✓ correct, ✗ wrong; hover for the reason). "
-               f"Rows: up to {per_task} prompts per task, those where the settings' verdicts differ first.")
+               "reward; where the suite has GenEval rules, the verdict (✓ correct, ✗ wrong; hover for the reason); "
+               "where judged, its T2I-CompBench score (T2I) and VQAScore (VQA). "
+               f"Rows: up to {per_task} prompts per task, those where the settings' verdicts (or scores) differ most first.")
     return note + f'<p class="note">{escape(explain)}</p>' + "\n".join(lines)
 
 
 def pick_cells(df: pd.DataFrame, per_task: int) -> list[tuple[str, str, int]]:
     """(task, prompt_id, seed) rows for the grids: per task, up to ``per_task`` prompts (one seed
     each) that every setting ran, where the settings disagree most (GenEval verdicts, else the
-    spread of reward) first, then in prompt order. Deterministic."""
+    spread of the judge's score, else of reward) first, then in prompt order. Deterministic."""
     n_settings = df["label"].nunique()
-    verdict = "geneval_correct" in df and df["geneval_correct"].notna().any()
+    column = QUALITIES[available(df)[0]].column
     g = df.groupby(["task", "prompt_id", "seed"], sort=True)
-    stats = pd.DataFrame({"n": g["label"].nunique(),
-                          "split": g["geneval_correct"].nunique() if verdict else g["reward"].agg(lambda r: r.max() - r.min())})
+    split = g[column].nunique() if column == "geneval_correct" else g[column].agg(lambda r: r.max() - r.min())
+    stats = pd.DataFrame({"n": g["label"].nunique(), "split": split})
     stats = stats[stats["n"] == n_settings].reset_index()
     text = df.drop_duplicates("prompt_id").set_index("prompt_id")["prompt"]
     stats = stats.sort_values(["split", "prompt_id", "seed"], ascending=[False, True, True], kind="stable")
@@ -219,6 +224,9 @@ def _cell(rec: pd.Series | None) -> str:
         full = Path(rec["run_dir"]) / path
         img = _image(full) if full.is_file() else '<span class="cap">image missing</span>'
     cap = f"{rec['reward']:.2f}"
+    for column, short in (("t2i_score", "T2I"), ("vqascore", "VQA")):
+        if pd.notna(rec.get(column, float("nan"))):
+            cap += f" · {short} {rec[column]:.2f}"
     correct = rec.get("geneval_correct")
     if correct is not None and pd.notna(correct):
         mark = ('<span class="ok">✓</span>' if bool(correct) else '<span class="no">✗</span>')
