@@ -41,11 +41,14 @@ from bench.evaluators.base import Evaluator, check_batch, evaluator, mean_per_ta
 VQA_ID = "Salesforce/blip-vqa-capfilt-large"
 VQA_REVISION = "c6af15bed424cf343aab3ff3bb31417ba272923a"
 CLIP_ID = "openai/clip-vit-base-patch32"
-CLIP_REVISION = "main"  # not pinned (no commit confirmed here); the commit loaded goes to the manifest
+# the three revisions below are pinned as public code pins them (several independent pins and
+# hub-cache snapshot folders each), not checked against the hub here; the commits actually
+# loaded go to the run's manifest
+CLIP_REVISION = "3d74acf9a28c67741b2f4f2ea7635f0aaf6f0268"
 DETECTOR_ID = "google/owlv2-base-patch16-ensemble"
-DETECTOR_REVISION = "main"  # not pinned either; the commit loaded goes to the manifest
+DETECTOR_REVISION = "cfd3195ba4ea9592eec887ded089f4c08eff231d"
 DEPTH_ID = "Intel/dpt-hybrid-midas"
-DEPTH_REVISION = "main"  # not pinned either; the commit loaded goes to the manifest
+DEPTH_REVISION = "11eaf7a1cf4bd70740697dbc216f98980c0aeb03"
 BLIP_CATEGORIES = ("color", "shape", "texture")
 DROPPED_CHUNKS = {"top", "the side", "the left", "the right"}
 _STRIP = re.compile(r'[.!"()*#:;~]')

@@ -3,8 +3,9 @@
 
 The model is any image-text-to-text model in transformers with a chat template; the default is
 ``llava-hf/llava-onevision-qwen2-7b-ov-hf`` (LLaVA-OneVision 7B, one of t2v-metrics' VQAScore
-models; the paper's best, CLIP-FlanT5, is not in transformers). ``--evaluator vqascore:HUB_ID``
-picks another. The score is softmax(next-token logits)[first token of "Yes"] after the chat
+models; the paper's best, CLIP-FlanT5, is not in transformers), at a pinned revision.
+``--evaluator vqascore:HUB_ID`` picks another (its main branch), ``vqascore:HUB_ID@REVISION`` one
+at a revision. The score is softmax(next-token logits)[first token of "Yes"] after the chat
 template's generation prompt: one forward pass per image, no sampling. Records get a
 ``vqascore`` column; the summary is its mean per task.
 
@@ -22,7 +23,9 @@ from bench.evaluators.base import Evaluator, check_batch, evaluator, mean_per_ta
 QUESTION = "Does this figure show '{prompt}'? Please answer yes or no."
 ANSWER = "Yes"
 DEFAULT_MODEL = "llava-hf/llava-onevision-qwen2-7b-ov-hf"
-REVISION = "main"  # not pinned (no commit confirmed here); the commit loaded goes to the manifest
+# pinned as public code pins it (several independent pins and hub-cache snapshot folders), not
+# checked against the hub here; the commit actually loaded goes to the manifest
+DEFAULT_REVISION = "0d50680527681998e456c7b78950205bedd8a068"
 
 
 class VQAScore(Evaluator):
@@ -68,15 +71,16 @@ class VQAScore(Evaluator):
 
 @evaluator("vqascore")
 def vqascore(device: str | torch.device = "cpu", model: str | None = None) -> Evaluator:
-    """VQAScore: P("Yes") from a VLM (default LLaVA-OneVision 7B; vqascore:HUB_ID for another)."""
+    """VQAScore: P("Yes") from a VLM (default LLaVA-OneVision 7B; vqascore:HUB_ID[@REV] for another)."""
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     from bench.generators import hub
 
-    hub_id = model or DEFAULT_MODEL
-    vlm = hub.load(AutoModelForImageTextToText, hub_id, REVISION).to(device)
-    processor = hub.load(AutoProcessor, hub_id, REVISION)
-    return VQAScore(vlm, processor, {"model": hub_id, "revision": REVISION,
+    hub_id, _, revision = (model or DEFAULT_MODEL).partition("@")
+    revision = revision or (DEFAULT_REVISION if hub_id == DEFAULT_MODEL else "main")
+    vlm = hub.load(AutoModelForImageTextToText, hub_id, revision).to(device)
+    processor = hub.load(AutoProcessor, hub_id, revision)
+    return VQAScore(vlm, processor, {"model": hub_id, "revision": revision,
                                      "commit": getattr(vlm.config, "_commit_hash", None)})
 
 

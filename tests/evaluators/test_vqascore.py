@@ -38,8 +38,9 @@ def test_a_run_records_vqascore_and_summarises_it_per_task(tmp_path):
     assert df["vqascore"].between(0, 1).all() and len(df) == 2
 
 
-@pytest.mark.parametrize("spec, fragment", [("vqascore", "llava-hf/llava-onevision-qwen2-7b-ov-hf"),
-                                            ("vqascore:my-org/my-vlm", "my-org/my-vlm"),
+@pytest.mark.parametrize("spec, fragment", [("vqascore", "llava-hf/llava-onevision-qwen2-7b-ov-hf (revision 0d506805"),
+                                            ("vqascore:my-org/my-vlm", "my-org/my-vlm (revision main)"),
+                                            ("vqascore:my-org/my-vlm@0123abcd", "my-org/my-vlm (revision 0123abcd)"),
                                             ("geneval-shapes:x", "evaluator 'geneval-shapes' takes no model")])
 def test_bad_or_missing_evaluators_are_one_line(tmp_path, monkeypatch, spec, fragment):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
