@@ -20,7 +20,7 @@ import pandas as pd
 from bench.errors import ResultsError
 from bench.records import read_records
 from bench import quality as qual
-from bench.stats import bootstrap
+from bench.stats import Mean, bootstrap_mean
 
 BUDGET = {"best-of-n": "n", "reno": "iterations"}  # the setting that is each method's budget
 
@@ -77,11 +77,11 @@ def table(df: pd.DataFrame, baseline: str | None = None, n_boot: int = 1000, x: 
         row: dict[str, Any] = {"setting": label, "method": d["method"].iat[0], "model": d["model"].iat[0],
                                "images": len(d), "prompts": d["prompt_id"].nunique()}
         row["budget"] = _budget(d)
-        row["reward"], row["reward_low"], row["reward_high"] = bootstrap(
-            d, lambda x: float(x["reward"].mean()), n=n_boot)
+        row["reward"], row["reward_low"], row["reward_high"] = bootstrap_mean(d, Mean("reward"), n=n_boot)
         if quality != "reward":
-            row[quality], row[f"{quality}_low"], row[f"{quality}_high"] = bootstrap(
-                d, lambda x: qual.value(x, quality), n=n_boot)
+            q = qual.QUALITIES[quality]
+            row[quality], row[f"{quality}_low"], row[f"{quality}_high"] = bootstrap_mean(
+                d, Mean(q.column, q.per_task), n=n_boot)
             row.update({f"task_{task}": v for task, v in qual.task_means(d, quality).items()})  # suite order
         row["seconds"] = float(d["seconds"].mean())
         row["nfe"] = float(d["nfe"].mean())
@@ -120,14 +120,11 @@ def _paired(d: pd.DataFrame, base: pd.DataFrame, quality: str, n_boot: int) -> d
     if pairs.empty:
         return {"paired_images": 0}
     out: dict[str, float] = {"paired_images": len(pairs)}
-    out["d_reward"], out["d_reward_low"], out["d_reward_high"] = bootstrap(
-        pairs, lambda x: float((x["reward"] - x["reward_base"]).mean()), n=n_boot)
+    out["d_reward"], out["d_reward_low"], out["d_reward_high"] = bootstrap_mean(
+        pairs, Mean("reward", minus="reward_base"), n=n_boot)
     if quality != "reward":
-        def gain(x: pd.DataFrame) -> float:
-            other = x.drop(columns=column).rename(columns={f"{column}_base": column})
-            return qual.value(x, quality) - qual.value(other, quality)
-
-        out[f"d_{quality}"], out[f"d_{quality}_low"], out[f"d_{quality}_high"] = bootstrap(pairs, gain, n=n_boot)
+        gain = Mean(column, qual.QUALITIES[quality].per_task, minus=f"{column}_base")
+        out[f"d_{quality}"], out[f"d_{quality}_low"], out[f"d_{quality}_high"] = bootstrap_mean(pairs, gain, n=n_boot)
     return out
 
 

@@ -31,3 +31,24 @@ def test_prompts_are_resampled_whole():
 
     bootstrap(df, stat, n=50)
     assert all(seen) and len(seen) == 51
+
+
+def test_the_fast_bootstrap_draws_the_same_resamples_as_the_general_one():
+    from bench.stats import Mean, bootstrap_mean, geneval_overall
+
+    rng = np.random.default_rng(1)
+    df = _frame().assign(task=np.repeat(["a", "b", "c"], 40), score=rng.random(120), base=rng.random(120),
+                         geneval_correct=(rng.random(120) < 0.5).astype(float))
+    df.loc[rng.random(120) < 0.2, "score"] = np.nan  # unscored images are left out
+    df.loc[df["task"] == "c", "base"] = np.nan  # a task without values drops out of the task mean
+
+    def task_mean(d, column):
+        return float(d.groupby("task")[column].mean().dropna().mean())
+
+    cases = [(Mean("reward"), lambda d: float(d["reward"].mean())),
+             (Mean("score"), lambda d: float(d["score"].mean())),
+             (Mean("geneval_correct", per_task=True), geneval_overall),
+             (Mean("score", per_task=True, minus="base"), lambda d: task_mean(d, "score") - task_mean(d, "base")),
+             (Mean("reward", minus="score"), lambda d: float(d["reward"].mean() - d["score"].mean()))]
+    for stat, function in cases:
+        assert np.allclose(bootstrap_mean(df, stat, n=200, seed=3), bootstrap(df, function, n=200, seed=3)), stat
