@@ -262,6 +262,26 @@ def import_geneval(
     typer.echo(f"per image: {run_dir}/geneval_official.csv")
 
 
+@app.command("import-t2i-compbench")
+@cli_errors
+def import_t2i_compbench(
+    run_dir: Path = typer.Argument(..., help="The t2i-compbench run that was exported."),
+    results: Path = typer.Argument(..., help="A vqa_result.json written by one of T2I-CompBench's scripts."),
+) -> None:
+    """Read T2I-CompBench's own scores of an exported run (one script's vqa_result.json), write them
+    beside the run's rows (t2i_official.csv) and print per category the mean of both judges and
+    their correlation.
+
+    Example: bench import-t2i-compbench results/reno-color examples/annotation_blip/vqa_result.json
+    """
+    from bench.geneval_io import import_t2i_compbench as read_official
+    from bench.geneval_io import t2i_agreement
+
+    merged = read_official(run_dir, results)
+    typer.echo(t2i_agreement(merged).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    typer.echo(f"per image: {run_dir}/t2i_official.csv")
+
+
 class ListKind(str, Enum):
     methods = "methods"
     models = "models"

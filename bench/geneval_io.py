@@ -1,5 +1,5 @@
 """A run in the official GenEval layout, and the official evaluator's verdicts read back; and a
-T2I-CompBench run in that benchmark's file naming.
+T2I-CompBench run in that benchmark's file naming, and its scripts' scores read back.
 
 Export: ``<dir>/<index:05d>/metadata.jsonl`` (the prompt's GenEval line) and
 ``<dir>/<index:05d>/samples/<k:04d>.png``, k the position of the image's seed among the run's
@@ -142,9 +142,66 @@ def export_t2i_compbench(run_dir: Path, out: Path) -> int:
     if not bad.empty:
         raise ResultsError(f"prompt '{bad['prompt'].iat[0]}' holds '_', which the benchmark's file names cannot carry")
     _check_export(df, run_dir, out, "T2I-CompBench")
-    order = list(dict.fromkeys(df.sort_values("grid_index")["prompt_id"]))
     (out / "samples").mkdir(parents=True, exist_ok=True)
-    for _, row in df.iterrows():
-        k = order.index(row["prompt_id"]) * len(seeds) + seeds.index(int(row["seed"]))
+    for (_, row), k in zip(df.iterrows(), t2i_index(df, seeds)):
         shutil.copyfile(Path(run_dir) / row["image_path"], out / "samples" / f"{row['prompt']}_{k:06d}.png")
     return len(df)
+
+
+def t2i_index(df: pd.DataFrame, seeds: list[int]) -> list[int]:
+    """Each row's image number k in the T2I-CompBench export: over prompts (suite order), then seeds."""
+    order = {p: i for i, p in enumerate(dict.fromkeys(df.sort_values("grid_index")["prompt_id"]))}
+    position = {s: i for i, s in enumerate(seeds)}
+    return [order[p] * len(seeds) + position[int(s)] for p, s in zip(df["prompt_id"], df["seed"])]
+
+
+def import_t2i_compbench(run_dir: Path, results: Path) -> pd.DataFrame:
+    """One of the benchmark's ``vqa_result.json`` files (a list of ``{"question_id": k, "answer":
+    score}``; every script numbers the images by k as the export names them) joined to the run's
+    rows: prompt_id, seed, task, k, official_score and this project's t2i_score where the run has
+    it; written to ``<run>/t2i_official.csv``. The run must hold every (prompt, seed): the BLIP and
+    CLIP scripts number images by their rank, which is k only when no image is missing."""
+    df, manifest, seeds = _load(run_dir)
+    if not str((manifest.get("suite") or {}).get("name", "")).startswith("t2i-compbench"):
+        raise ResultsError(f"'{run_dir}' is not a run of a t2i-compbench suite; import into the run that was exported")
+    if len(df) != df["prompt_id"].nunique() * len(seeds):
+        raise ResultsError(f"'{run_dir}' lacks some (prompt, seed) images; finish it with the same `bench run` "
+                           "command, then export and judge it again")
+    try:
+        items = json.loads(Path(results).read_text())
+        official = pd.DataFrame({"k": [int(item["question_id"]) for item in items],
+                                 "official_score": [float(item["answer"]) for item in items]})
+    except OSError as e:
+        raise ResultsError(f"cannot read '{results}' ({e.strerror or e}); pass a vqa_result.json of T2I-CompBench") from None
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        raise ResultsError(f"'{results}' is not a T2I-CompBench result (a JSON list of question_id and answer); "
+                           "pass a vqa_result.json its scripts wrote") from None
+    if official.empty:
+        raise ResultsError(f"'{results}' holds no results; pass a vqa_result.json of T2I-CompBench")
+    columns = ["prompt_id", "seed", "task", "prompt", *(["t2i_score"] if "t2i_score" in df else [])]
+    ours = df[columns].assign(k=t2i_index(df, seeds))
+    merged = official.merge(ours, on="k", how="left")
+    if merged["task"].isna().any():
+        k = int(merged.loc[merged["task"].isna(), "k"].iat[0])
+        raise ResultsError(f"'{results}' scores image {k}, which '{run_dir}' does not hold ({len(df)} images); "
+                           "import into the run that was exported")
+    merged = merged[["prompt_id", "seed", "task", "k", "prompt", "official_score",
+                     *(["t2i_score"] if "t2i_score" in merged else [])]].sort_values("k")
+    atomic_write_text(Path(run_dir) / "t2i_official.csv", merged.to_csv(index=False))
+    return merged
+
+
+def t2i_agreement(merged: pd.DataFrame) -> pd.DataFrame:
+    """Per category: images, the official mean score, ours, and the Pearson and Spearman
+    correlations of the two over the images both scored."""
+    rows = []
+    for task, d in merged.groupby("task", sort=False):
+        row = {"task": task, "images": len(d), "official": d["official_score"].mean()}
+        if "t2i_score" in d:
+            both = d.dropna(subset=["official_score", "t2i_score"])
+            row.update({"ours": d["t2i_score"].mean(),
+                        "pearson": both["official_score"].corr(both["t2i_score"]) if len(both) > 1 else float("nan"),
+                        "spearman": both["official_score"].corr(both["t2i_score"], method="spearman")
+                        if len(both) > 1 else float("nan")})
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -181,13 +181,19 @@ def test_t2i_suites_use_the_judge_and_the_flag_replaces_it(tmp_path, monkeypatch
     assert df["t2i_score"].between(0, 1).all() and (df["t2i_judge"] == "blip-vqa").all()
 
 
-@pytest.mark.skipif(not (T2I / "color_val.txt").is_file(), reason="shared/suites/t2i-compbench is not beside the repository")
-def test_export_names_files_as_the_benchmark_reads_them(tmp_path):
+def _exported(tmp_path, evaluator):
+    """A two-prompt colour run (seeds 3, 5, images kept) exported to tmp_path/layout; the run folder."""
     out = cli_run(tmp_path / "run", "--model", "sd-turbo-tiny", "--reward", "redness",
-                  "--suite", f"t2i-compbench-color:{T2I / 'color_val.txt'}", "--evaluator", "none",
+                  "--suite", f"t2i-compbench-color:{T2I / 'color_val.txt'}", "--evaluator", evaluator,
                   limit=2, seeds="3,5", images=True)
     result = CliRunner().invoke(app, ["export", out, "--format", "t2i-compbench", "--output", str(tmp_path / "layout")])
     assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.mark.skipif(not (T2I / "color_val.txt").is_file(), reason="shared/suites/t2i-compbench is not beside the repository")
+def test_export_names_files_as_the_benchmark_reads_them(tmp_path):
+    out = _exported(tmp_path, "none")
     prompts = (T2I / "color_val.txt").read_text().splitlines()[:2]
     names = sorted(p.name for p in (tmp_path / "layout" / "samples").iterdir())
     assert names == sorted([f"{prompts[0]}_000000.png", f"{prompts[0]}_000001.png",
@@ -245,3 +251,30 @@ def test_a_missing_detector_stops_the_run_before_it_starts(tmp_path, monkeypatch
                                       "--out", str(tmp_path / "run")])
     assert result.exit_code == 2 and "owlv2" in result.output and len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(not (T2I / "color_val.txt").is_file(), reason="shared/suites/t2i-compbench is not beside the repository")
+def test_import_joins_the_benchmarks_scores_to_the_exported_images(tmp_path):
+    import json
+
+    out = _exported(tmp_path, "t2i-compbench-tiny")
+    names = sorted((tmp_path / "layout" / "samples").iterdir(), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
+    # what the benchmark's BLIP script writes: question_id = the image's rank by k, answer as text
+    official = [{"question_id": i, "answer": f"{0.1 * (i + 1):.4f}"} for i, _ in enumerate(names)]
+    (tmp_path / "vqa_result.json").write_text(json.dumps(official))
+    result = CliRunner().invoke(app, ["import-t2i-compbench", out, str(tmp_path / "vqa_result.json")])
+    assert result.exit_code == 0, result.output
+    assert "pearson" in result.output and "spearman" in result.output
+    merged = pd.read_csv(Path(out) / "t2i_official.csv")
+    records = pd.read_csv(Path(out) / "records.csv")
+    second = merged[merged["k"] == 3].iloc[0]  # prompt 1, its second seed
+    assert (second["prompt_id"], second["seed"], second["official_score"]) == ("color_00001", 5, pytest.approx(0.4))
+    ours = records.set_index(["prompt_id", "seed"]).loc[("color_00001", 5), "t2i_score"]
+    assert second["t2i_score"] == pytest.approx(ours)
+
+    (tmp_path / "more.json").write_text(json.dumps(official + [{"question_id": 9, "answer": "0.5"}]))
+    (tmp_path / "bad.json").write_text("{not json")
+    for name, fragment in (("more.json", "scores image 9"), ("bad.json", "is not a T2I-CompBench result"),
+                           ("absent.json", "cannot read")):
+        result = CliRunner().invoke(app, ["import-t2i-compbench", out, str(tmp_path / name)])
+        assert result.exit_code == 2 and fragment in result.output and len(result.output.strip().splitlines()) == 1
