@@ -23,6 +23,7 @@ from bench.errors import ResultsError
 from bench.manifest import read_manifest
 from bench.records import atomic_write_text, read_records
 
+COMPLEX_PROMPTS = 300  # complex_val.txt, which T2I-CompBench's 3-in-1 script reads
 _SAMPLE = re.compile(r"(\d{5})[/\\]samples[/\\](\d{4})\.png$")
 
 
@@ -178,6 +179,11 @@ def import_t2i_compbench(run_dir: Path, results: Path) -> pd.DataFrame:
                            "pass a vqa_result.json its scripts wrote") from None
     if official.empty:
         raise ResultsError(f"'{results}' holds no results; pass a vqa_result.json of T2I-CompBench")
+    if "3_in_1" in str(results) and not (len(seeds) == 10 and set(df["task"]) == {"complex"}
+                                         and df["prompt_id"].nunique() == COMPLEX_PROMPTS):
+        raise ResultsError(f"'{results}' is from the 3-in-1 script, which numbers images as 10 per prompt of all "
+                           f"{COMPLEX_PROMPTS} complex prompts; import it into a t2i-compbench-complex run with "
+                           "10 seeds and no --limit, or import the BLIP, CLIP and UniDet results instead")
     columns = ["prompt_id", "seed", "task", "prompt", *(["t2i_score"] if "t2i_score" in df else [])]
     ours = df[columns].assign(k=t2i_index(df, seeds))
     merged = official.merge(ours, on="k", how="left")
@@ -199,9 +205,9 @@ def t2i_agreement(merged: pd.DataFrame) -> pd.DataFrame:
         row = {"task": task, "images": len(d), "official": d["official_score"].mean()}
         if "t2i_score" in d:
             both = d.dropna(subset=["official_score", "t2i_score"])
-            row.update({"ours": d["t2i_score"].mean(),
-                        "pearson": both["official_score"].corr(both["t2i_score"]) if len(both) > 1 else float("nan"),
-                        "spearman": both["official_score"].corr(both["t2i_score"], method="spearman")
-                        if len(both) > 1 else float("nan")})
+            varies = both["official_score"].nunique() > 1 and both["t2i_score"].nunique() > 1  # else undefined
+            row.update({"ours": d["t2i_score"].mean(), **{
+                method: both["official_score"].corr(both["t2i_score"], method=method) if varies else float("nan")
+                for method in ("pearson", "spearman")}})
         rows.append(row)
     return pd.DataFrame(rows)

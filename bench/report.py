@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from bench.compare import display
-from bench.quality import QUALITIES, available
+from bench.quality import QUALITIES, available, of_table
 
 THUMB = 256  # images larger than this are scaled down (JPEG) before embedding
 
@@ -169,7 +169,7 @@ def _grids(df: pd.DataFrame, tab: pd.DataFrame, per_task: int) -> str:
     if missing:
         note = (f'<p class="note">No images in the records of: {escape(", ".join(missing))} '
                 "(runs made with --no-images); their cells are empty.</p>")
-    cells = pick_cells(df, per_task)
+    cells = pick_cells(df, per_task, of_table(tab))
     if with_images.empty or not cells:
         return note + '<p class="note">No images to show: run without --no-images to see them here.</p>'
     index = df.set_index(["label", "prompt_id", "seed"])
@@ -191,12 +191,13 @@ def _grids(df: pd.DataFrame, tab: pd.DataFrame, per_task: int) -> str:
     return note + f'<p class="note">{escape(explain)}</p>' + "\n".join(lines)
 
 
-def pick_cells(df: pd.DataFrame, per_task: int) -> list[tuple[str, str, int]]:
+def pick_cells(df: pd.DataFrame, per_task: int, quality: str | None = None) -> list[tuple[str, str, int]]:
     """(task, prompt_id, seed) rows for the grids: per task, up to ``per_task`` prompts (one seed
     each) that every setting ran, where the settings disagree most (GenEval verdicts, else the
-    spread of the judge's score, else of reward) first, then in prompt order. Deterministic."""
+    spread of the judge's score, else of reward; ``quality`` picks the judge, default the first
+    the records have) first, then in prompt order. Deterministic."""
     n_settings = df["label"].nunique()
-    column = QUALITIES[available(df)[0]].column
+    column = QUALITIES[quality or available(df)[0]].column
     g = df.groupby(["task", "prompt_id", "seed"], sort=True)
     split = g[column].nunique() if column == "geneval_correct" else g[column].agg(lambda r: r.max() - r.min())
     stats = pd.DataFrame({"n": g["label"].nunique(), "split": split})

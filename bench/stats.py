@@ -22,6 +22,11 @@ def _picks(groups: int, n: int, seed: int) -> list[np.ndarray]:
 
 
 def _interval(stats: Any, level: float) -> tuple[float, float]:
+    """The percentile interval over the resamples whose statistic is defined (NaN if none is)."""
+    stats = np.asarray(stats, dtype=float)
+    stats = stats[np.isfinite(stats)]
+    if not len(stats):
+        return float("nan"), float("nan")
     low, high = np.percentile(stats, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
     return float(low), float(high)
 
@@ -50,6 +55,8 @@ class Mean:
 def bootstrap_mean(df: Any, stat: Mean, by: str = "prompt_id", n: int = 1000, level: float = 0.95,
                    seed: int = 0) -> tuple[float, float, float]:
     """``bootstrap(df, <stat as a function>, by, n, level, seed)``, from per-group sums."""
+    if len(df) == 0:
+        return float("nan"), float("nan"), float("nan")
     groups = df.groupby(by, sort=True).ngroup().to_numpy()
     tasks = df["task"].astype(str).to_numpy() if stat.per_task else np.zeros(len(df), dtype=object)
     task_ids, task_index = np.unique(tasks, return_inverse=True)

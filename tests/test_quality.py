@@ -94,3 +94,12 @@ def test_check_reads_the_t2i_score_and_its_categories(t2i_runs, tmp_path):
     path.write_text("[check.t2i-compbench-color.base]\noverall = { min = 0.5 }\n")
     result = CliRunner().invoke(app, ["check", t2i_runs["base"], "--thresholds", str(path)])
     assert result.exit_code == 2 and "overall / t2i / vqascore" in result.output
+
+
+def test_the_table_and_check_agree_when_a_task_has_no_scores():
+    from bench.stats import Mean, bootstrap_mean
+
+    df = _records().assign(prompt_id=[f"p{i}" for i in range(5)])
+    df.loc[df["task"] == "numeracy", "geneval_correct"] = math.nan  # a task nothing judged drops out
+    table_value = bootstrap_mean(df, Mean("geneval_correct", per_task=True), n=20)[0]
+    assert quality.value(df, "overall") == pytest.approx(table_value) == pytest.approx((2 / 3 + 1.0) / 2)

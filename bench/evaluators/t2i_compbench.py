@@ -5,7 +5,7 @@
   ``vqa_prob`` does: the question encoded over the image with BLIP's [ENC] token in place of
   [CLS], the answer decoder fed only [DEC], and P(yes) / (P(yes) + P(no)) from its first-step
   softmax over the vocabulary, rounded to 4 decimals; the image score is the product over the
-  questions. The image is resized to the model's square size (the hub checkpoint: 384, the
+  questions (at most 8, the benchmark's default ``--np_num``), rounded to 4 decimals. The image is resized to the model's square size (the hub checkpoint: 384, the
   benchmark's original: 480, same weights converted) with CLIP normalisation.
 - non-spatial: the cosine of OpenAI CLIP ViT-B/32 image and full-prompt embeddings (no ×100).
 - spatial, 3d_spatial, numeracy: the benchmark's rules (bench.evaluators.t2i_rules) on boxes of
@@ -51,6 +51,7 @@ DEPTH_ID = "Intel/dpt-hybrid-midas"
 DEPTH_REVISION = "11eaf7a1cf4bd70740697dbc216f98980c0aeb03"
 BLIP_CATEGORIES = ("color", "shape", "texture")
 DROPPED_CHUNKS = {"top", "the side", "the left", "the right"}
+NP_NUM = 8  # BLIP_vqa.py's --np_num: questions beyond the eighth noun phrase are not asked
 _STRIP = re.compile(r'[.!"()*#:;~]')
 
 
@@ -163,11 +164,12 @@ class T2ICompBench(Evaluator):
         return prob[:, self.yes_id] / (prob[:, self.yes_id] + prob[:, self.no_id])
 
     def blip_vqa(self, image: torch.Tensor, prompt: str) -> float:
-        phrases = noun_phrases(prompt, self.nlp)
+        """The product of the rounded P(yes) of the first NP_NUM noun phrases, rounded as the benchmark writes it."""
+        phrases = noun_phrases(prompt, self.nlp)[:NP_NUM]
         if not phrases:
             return 1.0  # the benchmark scores an empty question slot 1
         scores = self.p_yes(image, [question(p) for p in phrases])
-        return float(torch.prod(torch.round(scores * 1e4) / 1e4))
+        return float(f"{float(torch.prod(torch.round(scores * 1e4) / 1e4)):.4f}")
 
     def spatial(self, image: torch.Tensor, relation: str | None, obj1: str | None, obj2: str | None,
                 three_d: bool = False) -> tuple[float, str]:

@@ -10,13 +10,15 @@ default threshold 0.1 is used, and the benchmark's formulas then weigh OWLv2's c
 soft position scores fall under the benchmark's 0.5 cut more often than with UniDet). Boxes are
 clipped to the image, same-label boxes overlapping by IoU > 0.5 are merged by greedy
 non-maximum suppression (detectron2's test default, which UniDet's outputs have been through),
-and boxes are scaled to the benchmark's detection frame (``t2i_rules.frame_size``).
+and boxes are scaled to the benchmark's detection frame (``t2i_rules.frame_size``). The
+processor pads non-square images with black before resizing; UniDet keeps at most 300 boxes
+per image, OWLv2 has no cap (only each object's best box and the counts matter).
 
 Depth (3d_spatial) is the benchmark's own model: DPT-Hybrid MiDaS (``Intel/dpt-hybrid-midas``,
 transformers' ``DPTForDepthEstimation``), fed as the benchmark does (480 × 480, mean 0.5, std
 0.5); the relative inverse depth is min-max normalised per image and resized (bilinear, corners
-aligned) to the detection frame. The benchmark also rounds it to 8 bits through a PNG; that is
-not done here. transformers' hybrid DPT only accepts its config's 384 × 384 input; its size check
+aligned) straight to the detection frame; the benchmark resizes it to the image, rounds it to
+8 bits through a PNG and resizes that to the frame (PIL bilinear), which is not done here. transformers' hybrid DPT only accepts its config's 384 × 384 input; its size check
 is set to 480 so that, as in MiDaS, the position embeddings are interpolated to the 30 × 30 grid.
 """
 

@@ -14,9 +14,13 @@ no model here: a detector (bench.evaluators.t2i_experts) turns an image into
   no position rule and scores 0; the 3-D rules index the depth map as ``depth[x, y]`` (its rows
   by x); "in front of" / "behind" / "hidden" need overlapping boxes; spatial image scores under
   0.5 become 0 (not in 3-D); an object named twice ("a dog next to a dog") is one box twice.
-- Departures, where the benchmark would crash: boxes without area get IoU 0; a number word
-  that ends the prompt, and a count word that is not a number ("a", "an") before a plural,
-  count nothing; a numeracy prompt with no known object scores NaN.
+- Departures, where the benchmark would crash or misalign: boxes without area get IoU 0; a
+  simple prompt without a noun has no objects (score 0); a number word that ends the prompt
+  counts nothing; "two dog" (a count above one before a singular) counts "dog"; "a"/"an" before
+  a plural keeps the object with no count (the benchmark drops that count, which shifts the
+  later objects' counts); a numeracy prompt with no known object scores NaN. Numeracy splits
+  words with a regular expression where the benchmark uses spaCy's tokens (the same words for
+  every prompt of the numeracy set). No val prompt meets any of these cases.
 
 Objects are read with spaCy's ``en_core_web_sm`` part-of-speech tags as the benchmark does
 when that is installed (``nlp``); without it the simple prompts ("a dog on the left of a cat")

@@ -53,7 +53,11 @@ def test_image_score_is_the_product_of_rounded_question_scores(monkeypatch):
     monkeypatch.setattr(ev, "p_yes", lambda image, qs: asked.extend(qs) or torch.tensor([0.81234, 0.5]))
     (row,) = ev.evaluate(torch.rand(1, 3, 32, 32), [_prompt("color", "a green bench and a blue bowl")])
     assert asked == ["a green bench?", "a blue bowl?"]
-    assert row == {"t2i_score": pytest.approx(0.8123 * 0.5), "t2i_judge": "blip-vqa"}
+    assert row == {"t2i_score": float(f"{0.8123 * 0.5:.4f}"), "t2i_judge": "blip-vqa"}  # written as the benchmark does
+    monkeypatch.setattr(ev, "p_yes", lambda image, qs: asked.extend(qs) or torch.full((len(qs),), 0.9))
+    asked.clear()
+    ev.evaluate(torch.rand(1, 3, 32, 32), [_prompt("color", ", ".join(f"a red {n}" for n in "abcdefghij"))])
+    assert len(asked) == 8  # the benchmark asks about the first eight noun phrases
 
 
 def test_non_spatial_is_the_clip_cosine():
@@ -272,6 +276,10 @@ def test_import_joins_the_benchmarks_scores_to_the_exported_images(tmp_path):
     ours = records.set_index(["prompt_id", "seed"]).loc[("color_00001", 5), "t2i_score"]
     assert second["t2i_score"] == pytest.approx(ours)
 
+    (tmp_path / "annotation_3_in_1").mkdir()
+    (tmp_path / "annotation_3_in_1" / "vqa_result.json").write_text(json.dumps(official))
+    result = CliRunner().invoke(app, ["import-t2i-compbench", out, str(tmp_path / "annotation_3_in_1" / "vqa_result.json")])
+    assert result.exit_code == 2 and "3-in-1 script" in result.output  # numbers 10 images per complex prompt
     (tmp_path / "more.json").write_text(json.dumps(official + [{"question_id": 9, "answer": "0.5"}]))
     (tmp_path / "bad.json").write_text("{not json")
     for name, fragment in (("more.json", "scores image 9"), ("bad.json", "is not a T2I-CompBench result"),
