@@ -206,8 +206,11 @@ def compare(paths: list[Path], out: Path, baseline: str | None = "base", x: str 
     written.update({"table.csv": out / "table.csv", "table.md": out / "table.md"})
     what = [", ".join(sorted(df[c].astype(str).unique())) for c in ("suite", "model", "reward_name")]
     overlay = bool(model_pub) and model_pub in models and x == "seconds"
+    # published T2I-CompBench scores have no cost: levels on the plot, for runs of that very model
+    levels = (pub.levels(model_pub, [str(t) for t in dict.fromkeys(df["task"])])
+              if quality == "t2i" and model_pub in models else None)
     png, svg = pareto_plot(tab, quality, out, x=x, title=f"{what[0]} · {what[1]} · reward {what[2]}",
-                           published=points if quality == "overall" else None, overlay=overlay,
+                           published=points if quality == "overall" else None, overlay=overlay, levels=levels,
                            published_title=f"published: {pub.NAMES.get(model_pub, model_pub)}, GenEval"
                            if model_pub else "")
     written.update({"pareto.png": png, "pareto.svg": svg})

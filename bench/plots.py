@@ -14,11 +14,14 @@ COLORS = {"base": "#444444", "best-of-n": "#1f77b4", "reno": "#d62728", "hyperno
 
 
 def pareto_plot(tab: pd.DataFrame, quality: str, out: Path, x: str = "seconds", title: str = "",
-                published: pd.DataFrame | None = None, overlay: bool = False, published_title: str = "") -> list[Path]:
+                published: pd.DataFrame | None = None, overlay: bool = False, published_title: str = "",
+                levels: pd.DataFrame | None = None) -> list[Path]:
     """pareto.png and pareto.svg in ``out``: one point per setting (with its 95 % interval),
     each method's budgets joined by a line, the frontier drawn as a dashed step. ``published``
     points (bench.published.points) are drawn hollow: on the same axes when ``overlay`` (same
-    model, seconds axis), else in a panel of their own beside it that shares the quality axis."""
+    model, seconds axis), else in a panel of their own beside it that shares the quality axis.
+    ``levels`` (bench.published.levels: published scores without a cost) are dotted horizontal
+    lines across the plot in the methods' colours, labelled."""
     import io
 
     import matplotlib
@@ -54,6 +57,12 @@ def pareto_plot(tab: pd.DataFrame, quality: str, out: Path, x: str = "seconds", 
             pax.set_xlabel("seconds per image as reported (log)")
             pax.set_title(published_title, fontsize=9)
             pax.grid(alpha=0.3, which="both")
+    if levels is not None:
+        for _, row in levels.iterrows():
+            color = COLORS.get(row["method"], "#777777")
+            ax.axhline(row["value"], ls=":", lw=1.2, color=color)
+            ax.annotate(f"published {row['label']}: {row['value']:.3f}", (0.01, row["value"]), xycoords=("axes fraction", "data"),
+                        textcoords="offset points", xytext=(0, 3), fontsize=8, color=color)
     ax.set_xscale("log")
     ax.margins(x=0.12)
     if title:

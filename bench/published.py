@@ -40,6 +40,21 @@ def points(model: str, suite: str = "geneval", metric: str = "overall") -> pd.Da
     return d.reset_index(drop=True)
 
 
+def levels(model: str, tasks: list[str], suite: str = "t2i-compbench") -> pd.DataFrame:
+    """Published scores without a cost (T2I-CompBench's): per method setting of ``model`` that
+    reports every one of ``tasks``, the mean over them (the comparison's ``t2i`` quality of a run
+    of those categories): method, budget, label, value, source."""
+    df = published()
+    d = df[(df["model"] == model) & (df["suite"] == suite) & (df["metric"].isin(tasks))]
+    rows = []
+    for _, g in d.groupby(["method", "budget"], sort=False, dropna=False):
+        if set(g["metric"]) == set(tasks):
+            first = g.iloc[0]
+            rows.append({"method": first["method"], "budget": first["budget"], "label": _label(first),
+                         "value": float(g["value"].mean()), "source": first["source"]})
+    return pd.DataFrame(rows, columns=["method", "budget", "label", "value", "source"])
+
+
 def wide(model: str, suite: str = "geneval") -> pd.DataFrame:
     """The published table of one model and suite: one row per method, one column per metric."""
     d = published()

@@ -91,3 +91,27 @@ def test_pareto_plot_draws_published_points_on_or_beside_the_axes(tmp_path, over
     assert len(axes) == (1 if overlay else 2)
     texts = {t.get_text() for t in axes[-1].texts}
     assert {"HyperNoise", "ReNO (50 it)", "best-of-N (N=50)"} <= texts  # the published points, labelled
+
+
+def test_t2i_compbench_levels_are_the_mean_over_the_runs_categories_and_drawn_as_lines(tmp_path):
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from bench.plots import pareto_plot
+    from bench.published import levels
+
+    color = levels("sd-turbo", ["color"]).set_index("method")["value"]
+    assert color.to_dict() == {"base": 0.55, "reno": 0.78}  # one category: its published score
+    six = levels("sd-turbo", ["color", "shape", "texture", "spatial", "non_spatial", "complex"])
+    assert six.set_index("method").loc["base", "value"] == pytest.approx((0.55 + 0.44 + 0.57 + 0.17 + 0.31 + 0.41) / 6)
+    assert levels("sd-turbo", ["color", "numeracy"]).empty  # nothing published for numeracy: no level
+    tab = pd.DataFrame({"setting": ["base"], "method": ["base"], "budget": [float("nan")], "t2i": [0.5],
+                        "t2i_low": [0.45], "t2i_high": [0.55], "seconds": [0.25], "pareto": [True]})
+    opened = []
+    real = plt.subplots
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(plt, "subplots", lambda *a, **k: opened.append(real(*a, **k)) or opened[-1])
+        pareto_plot(tab, "t2i", tmp_path, levels=levels("sd-turbo", ["color"]))
+    fig, ax = opened[0]
+    assert {round(line.get_ydata()[0], 2) for line in ax.get_lines()[-2:]} == {0.55, 0.78}
+    assert any(t.get_text().startswith("published ReNO (50 it): 0.780") for t in ax.texts)
