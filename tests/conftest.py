@@ -62,3 +62,10 @@ def shared_suites() -> Path:
     if not path.is_dir():
         pytest.skip("../shared/suites is not present beside the repository")
     return path
+
+
+@pytest.fixture
+def empty_hub(tmp_path, monkeypatch):
+    """The hub offline with an empty cache: every real checkpoint is missing."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))

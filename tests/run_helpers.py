@@ -1,4 +1,7 @@
-"""A small `bench run` through the CLI, for tests that need finished run folders."""
+"""A small `bench run` through the CLI, for tests that need finished run folders, and one that
+must be refused."""
+
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -11,3 +14,12 @@ def cli_run(out, *args, limit=12, seeds="0,1", images=False):
                                       "-q", *([] if images else ["--no-images"])])
     assert result.exit_code == 0, result.output
     return str(out)
+
+
+def cli_refused(out, *args, limit=1, seeds="0"):
+    """`bench run ARGS --limit N --seeds S --out OUT -q` that must end in one line, exit 2 and no
+    folder; that line."""
+    result = CliRunner().invoke(app, ["run", *args, "--limit", str(limit), "--seeds", seeds, "--out", str(out), "-q"])
+    assert result.exit_code == 2, result.output
+    assert len(result.output.strip().splitlines()) == 1 and not Path(out).exists(), result.output
+    return result.output.strip()
