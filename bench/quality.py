@@ -65,7 +65,8 @@ def of_table(tab: Any) -> str:
 
 
 def value(df: Any, name: str) -> float:
-    """The quality ``name`` of a set of records (one setting's, or a bootstrap sample of them)."""
+    """The quality ``name`` of a set of records (bench check's number; the comparison table gets the
+    same from stats.bootstrap_mean)."""
     q = QUALITIES[name]
     if not q.per_task:
         return float(df[q.column].mean())

@@ -86,10 +86,3 @@ def bootstrap_mean(df: Any, stat: Mean, by: str = "prompt_id", n: int = 1000, le
         return out - value(w, *parts[1]) if stat.minus else out
 
     return (float(statistic(ones)[0]), *_interval(statistic(weights), level))
-
-
-def geneval_overall(df: Any) -> float:
-    """GenEval's overall score: the unweighted mean of the per-task accuracies."""
-    from bench.evaluators.geneval import overall
-
-    return float(overall(df.groupby("task")["geneval_correct"].mean().to_dict()))

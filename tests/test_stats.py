@@ -34,7 +34,8 @@ def test_prompts_are_resampled_whole():
 
 
 def test_the_fast_bootstrap_draws_the_same_resamples_as_the_general_one():
-    from bench.stats import Mean, bootstrap_mean, geneval_overall
+    from bench.quality import value
+    from bench.stats import Mean, bootstrap_mean
 
     rng = np.random.default_rng(1)
     df = _frame().assign(task=np.repeat(["a", "b", "c"], 40), score=rng.random(120), base=rng.random(120),
@@ -47,7 +48,7 @@ def test_the_fast_bootstrap_draws_the_same_resamples_as_the_general_one():
 
     cases = [(Mean("reward"), lambda d: float(d["reward"].mean())),
              (Mean("score"), lambda d: float(d["score"].mean())),
-             (Mean("geneval_correct", per_task=True), geneval_overall),
+             (Mean("geneval_correct", per_task=True), lambda d: value(d, "overall")),
              (Mean("score", per_task=True, minus="base"), lambda d: task_mean(d, "score") - task_mean(d, "base")),
              (Mean("reward", minus="score"), lambda d: float(d["reward"].mean() - d["score"].mean()))]
     for stat, function in cases:
