@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from bench.compare import display
-from bench.quality import QUALITIES, available, of_table
+from bench.quality import QUALITIES, available
 
 THUMB = 256  # images larger than this are scaled down (JPEG) before embedding
 
@@ -60,7 +60,7 @@ def write_report(out: Path, df: pd.DataFrame, tab: pd.DataFrame, quality: str, *
         sections.append(("amortised", "Amortised cost of trained methods", _amortised(amortised, figures)))
     if published:
         sections.append(("published", "Published results", _published(published)))
-    sections.append(("images", "Images side by side", _grids(df, tab, per_task)))
+    sections.append(("images", "Images side by side", _grids(df, tab, quality, per_task)))
     sections.append(("runs", "Runs", _runs(df)))
     nav = " ".join(f'<a href="#{key}">{escape(name)}</a>' for key, name, _ in sections)
     body = "\n".join(f'<h2 id="{key}">{escape(name)}</h2>\n{html}' for key, name, html in sections)
@@ -161,7 +161,7 @@ def _device(device: Any) -> str:
     return str(device or "")
 
 
-def _grids(df: pd.DataFrame, tab: pd.DataFrame, per_task: int) -> str:
+def _grids(df: pd.DataFrame, tab: pd.DataFrame, quality: str, per_task: int) -> str:
     settings = list(tab["setting"])
     with_images = df[df["image_path"].fillna("").astype(str) != ""]
     missing = [s for s in settings if s not in set(with_images["label"])]
@@ -169,7 +169,7 @@ def _grids(df: pd.DataFrame, tab: pd.DataFrame, per_task: int) -> str:
     if missing:
         note = (f'<p class="note">No images in the records of: {escape(", ".join(missing))} '
                 "(runs made with --no-images); their cells are empty.</p>")
-    cells = pick_cells(df, per_task, of_table(tab))
+    cells = pick_cells(df, per_task, quality)
     if with_images.empty or not cells:
         return note + '<p class="note">No images to show: run without --no-images to see them here.</p>'
     index = df.set_index(["label", "prompt_id", "seed"])

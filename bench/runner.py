@@ -220,9 +220,7 @@ def run(config: RunConfig, progress: bool = True) -> RunResult:
             df = finalize(run_dir)
             manifest = read_manifest(run_dir) or {}
             kept = {k: v for k, v in manifest.items() if k not in {"schema_version", "written_at"}}
-            # evaluators that load their models on first use add those models' provenance by now
-            judged = [getattr(ev, "provenance", None) or {"name": ev.name} for ev in scorers]
-            write_manifest(run_dir, {**kept, "status": "complete", "rows": len(df), "evaluators": judged})
+            write_manifest(run_dir, {**kept, "status": "complete", "rows": len(df)})
         dist.barrier()
         df = df if dist.rank == 0 else read_records(run_dir)
         summaries = {ev.name: ev.summarize(df) for ev in scorers}

@@ -206,7 +206,7 @@ def test_export_names_files_as_the_benchmark_reads_them(tmp_path):
 
 
 @pytest.mark.skipif(not (T2I / "spatial_val.txt").is_file(), reason="shared/suites/t2i-compbench is not beside the repository")
-def test_a_spatial_run_records_the_detector_it_loaded_on_first_use(tmp_path):
+def test_a_spatial_run_records_the_detector_it_loaded(tmp_path):
     import json
 
     out = cli_run(tmp_path / "run", "--model", "sd-turbo-tiny", "--reward", "redness",
