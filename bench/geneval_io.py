@@ -48,6 +48,14 @@ def _run(run_dir: Path) -> tuple[pd.DataFrame, dict[str, Any], list[int]]:
     return df, manifest, seeds
 
 
+def _t2i_run(run_dir: Path, fix: str) -> tuple[pd.DataFrame, dict[str, Any], list[int]]:
+    """_load, for a run of a t2i-compbench suite (``fix`` says which run to pass instead)."""
+    df, manifest, seeds = _load(run_dir)
+    if not str((manifest.get("suite") or {}).get("name", "")).startswith("t2i-compbench"):
+        raise ResultsError(f"'{run_dir}' is not a finished run of a t2i-compbench suite; {fix}")
+    return df, manifest, seeds
+
+
 def _check_export(df: pd.DataFrame, run_dir: Path, out: Path, layout: str) -> None:
     """An export needs the run's images and a new (or empty) folder."""
     if (df["image_path"].fillna("") == "").any():
@@ -135,10 +143,7 @@ def export_t2i_compbench(run_dir: Path, out: Path) -> int:
     """Write a T2I-CompBench run's images as the benchmark's scripts read them:
     ``out/samples/<prompt>_<k:06d>.png``, k counting up over prompts (in the suite's order) and,
     within a prompt, its seeds; the scripts take the prompt from the name before the first '_'."""
-    df, manifest, seeds = _load(run_dir)
-    if not str((manifest.get("suite") or {}).get("name", "")).startswith("t2i-compbench"):
-        raise ResultsError(f"'{run_dir}' is not a finished run of a t2i-compbench suite; export one made with "
-                           "--suite t2i-compbench[-<category>]")
+    df, _, seeds = _t2i_run(run_dir, "export one made with --suite t2i-compbench[-<category>]")
     bad = df[df["prompt"].str.contains("_")]
     if not bad.empty:
         raise ResultsError(f"prompt '{bad['prompt'].iat[0]}' holds '_', which the benchmark's file names cannot carry")
@@ -162,9 +167,7 @@ def import_t2i_compbench(run_dir: Path, results: Path) -> pd.DataFrame:
     rows: prompt_id, seed, task, k, official_score and this project's t2i_score where the run has
     it; written to ``<run>/t2i_official.csv``. The run must hold every (prompt, seed): the BLIP and
     CLIP scripts number images by their rank, which is k only when no image is missing."""
-    df, manifest, seeds = _load(run_dir)
-    if not str((manifest.get("suite") or {}).get("name", "")).startswith("t2i-compbench"):
-        raise ResultsError(f"'{run_dir}' is not a run of a t2i-compbench suite; import into the run that was exported")
+    df, _, seeds = _t2i_run(run_dir, "import into the run that was exported")
     if len(df) != df["prompt_id"].nunique() * len(seeds):
         raise ResultsError(f"'{run_dir}' lacks some (prompt, seed) images; finish it with the same `bench run` "
                            "command, then export and judge it again")
