@@ -81,7 +81,7 @@ def amortised_plot(tab: pd.DataFrame, costs: dict[str, dict[str, Any] | None], o
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from bench.plots import COLORS
+    from bench.plots import method_colors
     from bench.records import atomic_write_bytes
 
     trained = [(row, float((costs.get(row["setting"]) or {}).get(UNITS[unit], 0.0))) for _, row in tab.iterrows()]
@@ -89,11 +89,10 @@ def amortised_plot(tab: pd.DataFrame, costs: dict[str, dict[str, Any] | None], o
     finite = [k for k in evens if math.isfinite(k)]
     k = np.logspace(0, math.log10(max(finite, default=1e4) * 20), 300)
     fig, ax = plt.subplots(figsize=(7.5, 4.6), constrained_layout=True)
-    others = iter(plt.get_cmap("tab10").colors[4:])
-    colors: dict[str, Any] = {}
+    colors = method_colors(tab["method"])
     ends = []
     for row, fixed in trained:
-        color = colors.setdefault(row["method"], COLORS.get(row["method"]) or next(others))
+        color = colors[row["method"]]
         y = fixed / k + row[unit]
         ax.plot(k, y, color=color, lw=2 if fixed else 1.2, ls="-" if fixed else "--")
         ends.append([math.log10(y[-1]), row["setting"] + (" (training shared over K)" if fixed else ""), color])

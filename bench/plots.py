@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,18 @@ from bench.quality import QUALITIES
 from bench.records import atomic_write_bytes
 
 COLORS = {"base": "#444444", "best-of-n": "#1f77b4", "reno": "#d62728", "hypernoise": "#2ca02c"}
+
+
+def method_colors(methods: Any) -> dict[str, Any]:
+    """A colour per method: the fixed ones above, then tab10's later colours in order of appearance."""
+    import matplotlib.pyplot as plt
+
+    others = iter(plt.get_cmap("tab10").colors[4:])
+    colors: dict[str, Any] = {}
+    for method in methods:
+        if method not in colors:
+            colors[method] = COLORS.get(method) or next(others)
+    return colors
 
 
 def pareto_plot(tab: pd.DataFrame, quality: str, out: Path, x: str = "seconds", title: str = "",
@@ -35,10 +48,10 @@ def pareto_plot(tab: pd.DataFrame, quality: str, out: Path, x: str = "seconds", 
                                       gridspec_kw={"width_ratios": [2.2, 1]})
     else:
         fig, ax = plt.subplots(figsize=(7.5, 4.8), constrained_layout=True)
-    others = iter(plt.get_cmap("tab10").colors[4:])
+    colors = method_colors(tab["method"])
     for method, d in tab.groupby("method", sort=False):
         d = d.sort_values(x)
-        color = COLORS.get(method) or next(others)
+        color = colors[method]
         y = d[quality].to_numpy()
         err = np.vstack([y - d[f"{quality}_low"].to_numpy(), d[f"{quality}_high"].to_numpy() - y])
         ax.errorbar(d[x], y, yerr=err, fmt="o-" if len(d) > 1 else "o", color=color, capsize=3, lw=1.5,
