@@ -37,10 +37,12 @@ def preprocess(images: torch.Tensor, size: int = 224) -> torch.Tensor:
     if new != (h, w):
         x = F.interpolate(x, size=new, mode="bicubic", align_corners=False, antialias=True)
     top, left = (new[0] - size) // 2, (new[1] - size) // 2
-    x = x[..., top:top + size, left:left + size]
-    mean = x.new_tensor(CLIP_MEAN).view(1, 3, 1, 1)
-    std = x.new_tensor(CLIP_STD).view(1, 3, 1, 1)
-    return (x - mean) / std
+    return normalize(x[..., top:top + size, left:left + size])
+
+
+def normalize(x: torch.Tensor) -> torch.Tensor:
+    """CLIP's per-channel normalisation of (B, 3, H, W) pixels in [0, 1]."""
+    return (x - x.new_tensor(CLIP_MEAN).view(1, 3, 1, 1)) / x.new_tensor(CLIP_STD).view(1, 3, 1, 1)
 
 
 class ClipScorer(torch.nn.Module):

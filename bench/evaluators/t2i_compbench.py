@@ -92,6 +92,11 @@ def judge_lists() -> JudgeLists:
                       frozenset(map(complex_key, judge_list("complex_val_action.txt"))))
 
 
+def found(detections: list[rules.Detection], n: int) -> str:
+    """The first ``n`` detections as "label score" for a record's t2i_detail."""
+    return ", ".join(f"{d.label} {d.score:.2f}" for d in detections[:n]) or "nothing"
+
+
 def category_of(prompt: Any) -> str:
     """A prompt's T2I-CompBench category: its metadata's, else its task."""
     return (getattr(prompt, "metadata", None) or {}).get("category") or getattr(prompt, "task", "")
@@ -143,11 +148,11 @@ class T2ICompBench(Evaluator):
 
     def p_yes(self, image: torch.Tensor, questions: list[str]) -> torch.Tensor:
         """P(yes) / (P(yes) + P(no)) for each question about one (3, H, W) image in [0, 1]."""
-        from rewards.clip_common import CLIP_MEAN, CLIP_STD
+        from rewards.clip_common import normalize
 
         size = self.vqa.config.vision_config.image_size
-        x = F.interpolate(image[None].float(), size=(size, size), mode="bicubic", align_corners=False, antialias=True)
-        x = (x - x.new_tensor(CLIP_MEAN).view(1, 3, 1, 1)) / x.new_tensor(CLIP_STD).view(1, 3, 1, 1)
+        x = normalize(F.interpolate(image[None].float(), size=(size, size), mode="bicubic", align_corners=False,
+                                    antialias=True))
         dtype = next(self.vqa.parameters()).dtype
         image_embeds = self.vqa.vision_model(pixel_values=x.to(self.device, dtype)).last_hidden_state
         image_embeds = image_embeds.expand(len(questions), -1, -1)
@@ -177,8 +182,7 @@ class T2ICompBench(Evaluator):
         detections = self.expert("detector")(image, [o for o in (obj1, obj2) if o])
         depth = self.expert("depth")(image) if three_d else None
         score = rules.spatial_score(relation, obj1, obj2, detections, depth=depth)
-        found = ", ".join(f"{d.label} {d.score:.2f}" for d in detections[:6])
-        return score, f"{obj1} | {relation} | {obj2}; found: {found or 'nothing'}"
+        return score, f"{obj1} | {relation} | {obj2}; found: {found(detections, 6)}"
 
     def judge(self, image: torch.Tensor, text: str, category: str) -> dict[str, Any]:
         if category in BLIP_CATEGORIES:
@@ -199,9 +203,8 @@ class T2ICompBench(Evaluator):
             if not targets:
                 return self.unjudged("no object of the benchmark's numeracy list follows a number word")
             detections = self.expert("detector")(image, [name for name, _ in targets])
-            found = ", ".join(f"{d.label} {d.score:.2f}" for d in detections[:12])
             return {"t2i_score": rules.numeracy_score(targets, detections), "t2i_judge": "owlv2",
-                    "t2i_detail": f"{targets}; found: {found or 'nothing'}"}
+                    "t2i_detail": f"{targets}; found: {found(detections, 12)}"}
         if category == "complex":
             if self.nlp is None:
                 return self.unjudged("complex needs spaCy's en_core_web_sm (pip install spacy && "
