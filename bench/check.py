@@ -1,11 +1,21 @@
 """Regression thresholds: does a run still reach the quality its method is known to reach?
 
-Thresholds live in TOML (``bench.toml`` by default), one table per (suite, method):
+Thresholds live in TOML (``bench.toml`` by default), one table per (suite, method), or an array
+of tables (``[[check.<suite>.<method>]]``) for several settings of one method. Each states what it
+was measured on; a run is checked only against thresholds measured like it:
 
     [check.shapes-geneval.hypernoise]
+    measured_on = { model = "shapes", reward = "shapes-clip", seeds = [0, 1, 2, 3], settings = { checkpoint = "" } }
     overall = { min = 0.50 }                     # the value itself
     reward = { min = 76.0, max_drop = 1.0 }      # and/or at most this far below the baseline run
     baseline = "results/baseline/hypernoise"     # the run max_drop compares with
+
+``measured_on``: ``model``, ``reward`` and ``seeds`` (required), ``limit`` (prompts per task;
+absent: the whole suite), ``settings`` (the method settings it states must equal the run's),
+and optionally ``model_options``, ``dtype``, ``evaluators``, ``suite_sha256``. A run that differs
+in any of them, or that is not finished, is refused in one line naming the difference: a subset
+of the suite, other seeds or another budget is another measurement. The baseline of ``max_drop``
+must hold the same grid as the run.
 
 Metrics: ``reward`` (mean), ``overall`` (GenEval's overall score), ``t2i`` (the T2I-CompBench
 score), ``vqascore`` (bench.quality says how each is computed), ``task_<name>`` (one task's mean of
@@ -17,6 +27,7 @@ metric or rule, or a missing baseline run is bad input.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +35,8 @@ from typing import Any
 import pandas as pd
 
 from bench.errors import ConfigError
+from bench.grid import describe_limit
+from bench.manifest import read_manifest
 from bench.records import read_records
 from bench import quality
 
@@ -54,29 +67,108 @@ def metric(df: pd.DataFrame, name: str) -> float:
                       "or task_<name>")
 
 
-def check_run(run_dir: Path, thresholds: dict[str, Any], source: str = "bench.toml") -> list[Outcome]:
+REQUIRED = ("model", "reward", "seeds")
+OPTIONAL = ("limit", "settings", "model_options", "dtype", "evaluators", "suite_sha256")
+RESERVED = {"measured_on", "baseline"}
+
+
+def _finished(run_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A finished run's records and identity, or one clear error."""
     df = read_records(Path(run_dir))
     if df.empty:
         raise ConfigError(f"'{run_dir}' holds no rows yet; finish it with the same `bench run` command")
-    suite, method = df["suite"].iat[0], df["method"].iat[0]
-    table = thresholds.get(suite, {}).get(method)
-    if not table:
+    manifest = read_manifest(Path(run_dir)) or {}
+    identity = manifest.get("identity")
+    if not identity or "seeds" not in identity:
+        raise ConfigError(f"'{run_dir}' was written by an older bench and does not record its grid; rerun it")
+    rows = (manifest.get("grid") or {}).get("rows")
+    if manifest.get("status") != "complete" or len(df) != rows:
+        raise ConfigError(f"'{run_dir}' is not finished ({len(df)} of {rows} rows); finish it with the same "
+                          "`bench run` command before checking it")
+    return df, identity
+
+
+def _show(key: str, value: Any) -> str:
+    if key == "limit":
+        return describe_limit(value)
+    return json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
+
+
+def differences(measured_on: dict[str, Any], identity: dict[str, Any]) -> list[str]:
+    """How a run (its manifest identity) differs from what thresholds were measured on."""
+    out = []
+    for key in REQUIRED + OPTIONAL:
+        if key not in measured_on and key != "limit":
+            continue
+        want = measured_on.get(key)
+        have = identity.get(key)
+        if key == "settings":
+            out += [f"setting {k}: {_show(k, (have or {}).get(k))} in the run, {_show(k, v)} in the thresholds"
+                    for k, v in sorted(want.items()) if (have or {}).get(k) != v]
+        elif key == "seeds":
+            if sorted(have or []) != sorted(want):
+                out.append(f"seeds: {_show(key, sorted(have or []))} in the run, {_show(key, sorted(want))} in the thresholds")
+        elif have != want and not (key == "limit" and not have and not want):
+            out.append(f"{key}: {_show(key, have)} in the run, {_show(key, want)} in the thresholds")
+    return out
+
+
+def _measured_on(table: dict[str, Any], where: str) -> dict[str, Any]:
+    spec = table.get("measured_on")
+    example = 'measured_on = { model = "shapes", reward = "shapes-clip", seeds = [0, 1, 2, 3] }'
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{where} does not say what it was measured on; add {example}")
+    missing = [k for k in REQUIRED if k not in spec]
+    unknown = sorted(set(spec) - set(REQUIRED) - set(OPTIONAL))
+    if missing or unknown:
+        problem = f"lacks {missing[0]}" if missing else f"has unknown key '{unknown[0]}'"
+        raise ConfigError(f"{where} measured_on {problem}; it takes {', '.join(REQUIRED)} and optionally "
+                          f"{', '.join(OPTIONAL)}")
+    if not isinstance(spec.get("settings", {}), dict):
+        raise ConfigError(f"{where} measured_on settings must be a table, e.g. settings = {{ n = 4 }}")
+    return spec
+
+
+def select(thresholds: dict[str, Any], run_dir: Path, identity: dict[str, Any],
+           source: str) -> tuple[dict[str, Any], str]:
+    """The threshold table measured like this run, and its name; or one clear error."""
+    suite, method = identity["suite"], identity["method"]
+    where = f"[check.{suite}.{method}]"
+    tables = thresholds.get(suite, {}).get(method)
+    if not tables:
         raise ConfigError(f"{source} has no thresholds for suite '{suite}', method '{method}'; "
-                          f"add a [check.{suite}.{method}] table")
+                          f"add a {where} table")
+    tables = tables if isinstance(tables, list) else [tables]
+    if not all(isinstance(t, dict) for t in tables):
+        raise ConfigError(f"{source}: {where} must be a table or an array of tables")
+    found = [(t, differences(_measured_on(t, where), identity)) for t in tables]
+    matching = [t for t, diff in found if not diff]
+    if len(matching) > 1:
+        raise ConfigError(f"{source}: {len(matching)} {where} tables were measured like '{run_dir}'; keep one")
+    if not matching:
+        closest = min((diff for _, diff in found), key=len)
+        raise ConfigError(f"'{run_dir}' was not measured like the {where} thresholds ({'; '.join(closest)}); "
+                          "check a run made as the thresholds were, or add thresholds measured on this grid")
+    return matching[0], where
+
+
+def check_run(run_dir: Path, thresholds: dict[str, Any], source: str = "bench.toml") -> list[Outcome]:
+    df, identity = _finished(run_dir)
+    table, where = select(thresholds, Path(run_dir), identity, source)
     baseline = None
     outcomes = []
     for name, rules in table.items():
-        if name == "baseline":
+        if name in RESERVED:
             continue
         if not isinstance(rules, dict) or not rules or set(rules) - set(RULES):
-            raise ConfigError(f"[check.{suite}.{method}] {name} must be a table of {', '.join(RULES)}, "
+            raise ConfigError(f"{where} {name} must be a table of {', '.join(RULES)}, "
                               f"e.g. {name} = {{ min = 0.5 }}")
         value = metric(df, name)
         for rule, limit in rules.items():
             limit = float(limit)
             if rule == "max_drop":
                 if baseline is None:
-                    baseline = _baseline(table, suite, method)
+                    baseline = _baseline(table, where, identity)
                 drop = metric(baseline, name) - value
                 outcomes.append(Outcome(str(run_dir), name, rule, limit, drop, drop <= limit))
             else:
@@ -85,15 +177,20 @@ def check_run(run_dir: Path, thresholds: dict[str, Any], source: str = "bench.to
     return outcomes
 
 
-def _baseline(table: dict[str, Any], suite: str, method: str) -> pd.DataFrame:
+def _baseline(table: dict[str, Any], where: str, identity: dict[str, Any]) -> pd.DataFrame:
     path = table.get("baseline")
     if not path:
-        raise ConfigError(f"[check.{suite}.{method}] uses max_drop but names no baseline run; "
-                          f"add baseline = \"results/...\"")
+        raise ConfigError(f"{where} uses max_drop but names no baseline run; add baseline = \"results/...\"")
     if not Path(path).is_dir():
-        raise ConfigError(f"baseline run '{path}' of [check.{suite}.{method}] does not exist; "
-                          "keep it under results/ or fix the path")
-    return read_records(Path(path))
+        raise ConfigError(f"baseline run '{path}' of {where} does not exist; keep it under results/ or fix the path")
+    df, base = _finished(Path(path))
+    grid = ("suite_sha256", "seeds", "limit", "evaluators")
+    diff = [f"{k}: {_show(k, identity.get(k))} in the run, {_show(k, base.get(k))} in the baseline"
+            for k in grid if identity.get(k) != base.get(k)]
+    if diff:
+        raise ConfigError(f"baseline run '{path}' of {where} holds another grid ({'; '.join(diff)}); "
+                          "a drop is measured on the same prompts and seeds")
+    return df
 
 
 def report(outcomes: list[Outcome]) -> str:

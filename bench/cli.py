@@ -66,7 +66,7 @@ def run(
     reward: Optional[str] = typer.Option(None, "--reward", help="Reward name or weighted sum '5*a+b'."),
     suite: Optional[str] = typer.Option(None, "--suite", help="Suite NAME, NAME:PATH, or a prompt file."),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="Seeds, e.g. 0,1,2,3 or 0-3."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Use only the first N prompts."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Use only the first N prompts of each task (of the suite, if it has no tasks)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="(prompt, seed) rows per method call."),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Run folder (default results/<method>-<model>-<suite>)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or cuda:N."),
@@ -76,6 +76,8 @@ def run(
     no_images: bool = typer.Option(False, "--no-images", help="Do not write PNG images."),
     evaluator: List[str] = typer.Option([], "--evaluator", help="Quality evaluator instead of the suite's (repeatable; none for none)."),
     config: Optional[Path] = typer.Option(None, "--config", help="Defaults file (default ./bench.toml)."),
+    extend: bool = typer.Option(False, "--extend", help="Add seeds or prompts to the run already in --out."),
+    no_warmup: bool = typer.Option(False, "--no-warmup", help="Skip the untimed warm-up batch (start-up is then charged to the first images)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Run a method over a suite's prompt x seed grid; rerunning the same command resumes.
@@ -89,15 +91,40 @@ def run(
 
     flags = {"method": method, "model": model, "reward": reward, "suite": suite, "seeds": seeds,
              "limit": limit, "batch_size": batch_size, "out": out, "device": device, "dtype": dtype,
-             "save_images": False if no_images else None, "evaluators": evaluator or None}
+             "save_images": False if no_images else None, "evaluators": evaluator or None,
+             "warmup": False if no_warmup else None, "extend": extend}
     cfg = build_config(read_toml(config), flags, set_, model_set)
     result = run_grid(cfg, progress=not quiet)
+    if not result.main:  # under torchrun, rank 0 reports
+        return
     df = result.records
     initial = df["reward_initial"].mean()  # NaN where the method never made the unmodified draw
     initial_text = "" if pd.isna(initial) else f" (initial {initial:.4f})"
     typer.echo(f"{len(df)} records in {cfg.run_dir()}/records.csv; mean reward {df['reward'].mean():.4f}"
                f"{initial_text}, {df['seconds'].mean():.3f} s and {df['nfe'].mean():g} NFEs per image")
     for name, table in result.summaries.items():
+        typer.echo(f"\n{name}:\n{table.to_string(index=False, float_format=lambda v: f'{v:.3f}')}")
+
+
+@app.command()
+@cli_errors
+def evaluate(
+    run_dir: Path = typer.Argument(..., help="A finished run folder (made without --no-images)."),
+    evaluator: List[str] = typer.Option(..., "--evaluator", help="Evaluator to add (repeatable; bench list evaluators)."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Images per evaluator call."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Judge a finished run's saved images with another evaluator and add its columns (and its
+    provenance) to the run; rerunning the same command resumes.
+
+    Example: bench evaluate results/reno-shapes-shapes-geneval --evaluator vqascore
+    """
+    from bench.evaluate import evaluate_run
+
+    summaries = evaluate_run(run_dir, list(evaluator), batch_size=batch_size, device=device, progress=not quiet)
+    typer.echo(f"{', '.join(evaluator)}: columns added to {run_dir}/records.csv")
+    for name, table in summaries.items():
         typer.echo(f"\n{name}:\n{table.to_string(index=False, float_format=lambda v: f'{v:.3f}')}")
 
 
@@ -137,9 +164,14 @@ def train(
     values["out"] = out or f"results/hypernoise-{model or 'shapes'}"
     trainer = Trainer(train_config(values))
     path = trainer.run(progress=not quiet)
+    if trainer.dist.rank != 0:  # under torchrun, rank 0 reports
+        return
     cost = trainer.cost
-    typer.echo(f"{path} after {trainer.step} steps; training cost {cost['seconds']:.1f} s, "
-               f"{cost['nfe']} NFEs; log in {path.parent}/log.csv and log.png")
+    world = cost.get("world_size", 1)
+    device = f" ({cost['device_seconds']:.1f} device-seconds over {world} processes)" if world > 1 else ""
+    skipped = f"; {cost['skipped_steps']} steps skipped (non-finite gradient)" if cost.get("skipped_steps") else ""
+    typer.echo(f"{path} after {trainer.step} steps; training cost {cost['seconds']:.1f} s wall-clock{device}, "
+               f"{cost['nfe']} NFEs{skipped}; log in {path.parent}/log.csv and log.png")
 
 
 class Axis(str, Enum):
@@ -192,7 +224,7 @@ def check(
     from bench.config import read_toml
     from bench.errors import ConfigError
 
-    table = read_toml(thresholds).get("check")
+    table = read_toml(thresholds, flag="--thresholds").get("check")
     if not table:
         raise ConfigError(f"{thresholds} has no [check.<suite>.<method>] tables; add the thresholds to check")
     outcomes = [o for run in runs for o in check_run(run, table, source=str(thresholds))]

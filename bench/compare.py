@@ -4,8 +4,9 @@ differences against a baseline, and the Pareto frontier of quality against compu
 Runs are compared on one suite. Each run is one *setting* (a method with its settings on a
 model); its label names the method and only the settings (and model) that differ between the
 runs given, e.g. ``reno iterations=10``. Quality is GenEval's overall score where the records
-carry GenEval verdicts, else the mean reward. Intervals resample prompts (each prompt's seeds
-together); paired differences use the (prompt, seed) pairs a setting shares with the baseline.
+carry GenEval verdicts, else the mean reward. Intervals resample distinct prompt texts within each
+task (bench.stats: a text's seeds and repeats together); paired differences use the
+(prompt, seed) pairs a setting shares with the baseline.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pandas as pd
 from bench.errors import ResultsError
 from bench.records import read_records
 from bench import quality as qual
-from bench.stats import Mean, bootstrap_mean
+from bench.stats import Mean, bootstrap_mean, units
 
 BUDGET = {"best-of-n": "n", "reno": "iterations"}  # the setting that is each method's budget
 
@@ -75,7 +76,7 @@ def table(df: pd.DataFrame, baseline: str | None = None, n_boot: int = 1000, x: 
     rows = []
     for label, d in df.groupby("label", sort=False):
         row: dict[str, Any] = {"setting": label, "method": d["method"].iat[0], "model": d["model"].iat[0],
-                               "images": len(d), "prompts": d["prompt_id"].nunique()}
+                               "images": len(d), "prompts": units(d)}
         row["budget"] = _budget(d)
         row["reward"], row["reward_low"], row["reward_high"] = bootstrap_mean(d, Mean("reward"), n=n_boot)
         if quality != "reward":
@@ -115,8 +116,8 @@ def _budget(d: pd.DataFrame) -> float:
 
 def _paired(d: pd.DataFrame, base: pd.DataFrame, quality: str, n_boot: int) -> dict[str, float]:
     column = qual.QUALITIES[quality].column
-    cols = ["prompt_id", "seed", "task", "reward"] + ([column] if quality != "reward" else [])
-    pairs = d[cols].merge(base[cols], on=["prompt_id", "seed", "task"], suffixes=("", "_base"))
+    cols = ["prompt_id", "seed", "task", "prompt", "reward"] + ([column] if quality != "reward" else [])
+    pairs = d[cols].merge(base[cols], on=["prompt_id", "seed", "task", "prompt"], suffixes=("", "_base"))
     if pairs.empty:
         return {"paired_images": 0}
     out: dict[str, float] = {"paired_images": len(pairs)}
@@ -144,7 +145,7 @@ def display(tab: pd.DataFrame, quality: str) -> tuple[list[str], list[list[str]]
     paired = "d_reward" in tab
     judged = quality != "reward"
     header = qual.QUALITIES[quality].header
-    head = ["setting", "images", "reward", *([header] if judged else []),
+    head = ["setting", "prompts", "images", "reward", *([header] if judged else []),
             "s / image", "NFE / image", *(["Δ reward", *([f"Δ {header}"] if judged else [])] if paired else []),
             "Pareto"]
 
@@ -155,7 +156,7 @@ def display(tab: pd.DataFrame, quality: str) -> tuple[list[str], list[list[str]]
 
     body = []
     for _, row in tab.iterrows():
-        cells = [row["setting"], f"{row['images']:d}", ci(row, "reward", ".2f")]
+        cells = [row["setting"], f"{row['prompts']:d}", f"{row['images']:d}", ci(row, "reward", ".2f")]
         if judged:
             cells.append(ci(row, quality, ".3f"))
         cells += [f"{row['seconds']:.4g}", f"{row['nfe']:g}"]

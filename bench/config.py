@@ -12,7 +12,7 @@ from bench.errors import ConfigError
 
 DEFAULT_CONFIG = Path("bench.toml")
 RUN_KEYS = {"method", "model", "reward", "suite", "seeds", "limit", "batch_size", "out", "device",
-            "dtype", "save_images", "evaluators"}
+            "dtype", "save_images", "evaluators", "warmup"}
 
 
 @dataclass(frozen=True)
@@ -22,13 +22,15 @@ class RunConfig:
     reward: str = "shapes-clip"
     suite: str = "shapes-geneval"
     seeds: tuple[int, ...] = (0, 1, 2, 3)
-    limit: int | None = None
+    limit: int | None = None  # prompts per task (bench.grid); None: the whole suite
     batch_size: int = 32
     out: str | None = None
     device: str = "cpu"
     dtype: str = "float32"
     save_images: bool = True
     evaluators: tuple[str, ...] | None = None  # None: the suite's; () with --evaluator none
+    warmup: bool = True  # one untimed batch first, so start-up costs are not charged to images
+    extend: bool = False  # a folder holding a smaller grid of the same run may be extended
     settings: dict[str, Any] = field(default_factory=dict)  # method settings, --set key=value
     model_options: dict[str, Any] = field(default_factory=dict)  # --model-set key=value
 
@@ -85,8 +87,9 @@ def parse_sets(items: list[str]) -> dict[str, str]:
     return out
 
 
-def read_toml(path: Path | None) -> dict[str, Any]:
-    """bench.toml as a dict ({} when the default file is absent)."""
+def read_toml(path: Path | None, flag: str = "--config") -> dict[str, Any]:
+    """bench.toml as a dict ({} when the default file is absent); ``flag`` names the option that
+    gave ``path``, for the error."""
     if path is None:
         if not DEFAULT_CONFIG.exists():
             return {}
@@ -95,7 +98,8 @@ def read_toml(path: Path | None) -> dict[str, Any]:
         with open(path, "rb") as f:
             return tomllib.load(f)
     except FileNotFoundError:
-        raise ConfigError(f"config file '{path}' does not exist; pass an existing --config or omit it") from None
+        raise ConfigError(f"config file '{path}' does not exist; pass an existing {flag}"
+                          + (" or omit it" if flag == "--config" else "")) from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file '{path}' is not valid TOML ({e}); fix that line") from None
     except (OSError, UnicodeDecodeError) as e:
@@ -122,6 +126,9 @@ def build_config(toml: dict[str, Any], flags: dict[str, Any], sets: list[str],
         v = values[key]
         if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
             raise ConfigError(f"{key} must be a positive integer, got {v!r}")
+    for key in ("save_images", "warmup", "extend"):
+        if not isinstance(values[key], bool):
+            raise ConfigError(f"{key} must be true or false, got {values[key]!r}")
     values["evaluators"] = parse_evaluators(values["evaluators"])
     for key in ("method", "model", "reward", "suite", "device", "dtype"):
         if not isinstance(values[key], str) or not values[key]:

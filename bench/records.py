@@ -2,8 +2,10 @@
 
 Each rank appends finished rows to ``journal/rank-<r>.jsonl`` (written through to the
 operating system after every batch), so a crashed or killed process loses at most the batch
-in flight and a rerun skips every row already on disk. ``finalize`` merges all journals (any world size), drops duplicate keys, orders the
-rows as the grid does and writes the tables atomically.
+in flight and a rerun skips every row already on disk. ``bench evaluate`` appends another
+judge's columns to ``journal/eval-<name>.jsonl`` (one ``key`` and its columns a line).
+``finalize`` merges all rank journals (any world size), drops duplicate keys, orders the rows
+as the grid does, joins the evaluations' columns by key and writes the tables atomically.
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: noise_seed (repeated prompt texts draw their own noise), the grid in the manifest
 
 # The columns every records table starts with, in order; method extras follow.
 COLUMNS = [
     "run_id", "key", "method", "method_settings", "model", "model_revision", "reward_name",
-    "suite", "task", "prompt_id", "prompt", "seed", "reward", "reward_initial", "nfe",
+    "suite", "task", "prompt_id", "prompt", "seed", "noise_seed", "reward", "reward_initial", "nfe",
     "reward_forward", "reward_backward", "seconds", "peak_memory_mb", "eval_seconds",
     "image_path", "grid_index",
 ]
@@ -68,23 +70,30 @@ def _json_safe(value: Any) -> Any:
 
 
 class Journal:
-    """The append-only row log of one rank."""
+    """The append-only row log of one rank (or, with ``name``, of one evaluation)."""
 
-    def __init__(self, run_dir: Path, rank: int):
+    def __init__(self, run_dir: Path, rank: int, name: str | None = None):
         self.dir = run_dir / "journal"
-        self.path = self.dir / f"rank-{rank}.jsonl"
+        self.path = self.dir / f"{name or f'rank-{rank}'}.jsonl"
 
     def append(self, rows: Iterable[dict[str, Any]]) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         lines = "".join(json.dumps({k: _json_safe(v) for k, v in r.items()}) + "\n" for r in rows)
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(lines)
+        with open(self.path, "a+b") as f:
+            # A kill mid-write leaves a torn last line: end it, so that the new rows stay whole
+            end = f.seek(0, os.SEEK_END)
+            if end:
+                f.seek(end - 1)
+                if f.read(1) != b"\n":
+                    lines = "\n" + lines
+            f.write(lines.encode("utf-8"))
 
 
-def read_journals(run_dir: Path) -> list[dict[str, Any]]:
-    """Every complete row of every rank's journal; a torn last line (a crash) is ignored."""
+def read_journals(run_dir: Path, pattern: str = "rank-*.jsonl") -> list[dict[str, Any]]:
+    """Every complete row of the journals matching ``pattern`` (default: every rank's); a torn
+    line (a crash mid-write) is ignored."""
     rows: list[dict[str, Any]] = []
-    for path in sorted((run_dir / "journal").glob("rank-*.jsonl")):
+    for path in sorted((run_dir / "journal").glob(pattern)):
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 rows.append(json.loads(line))
@@ -107,6 +116,12 @@ def finalize(run_dir: Path) -> "Any":
         df = df.drop_duplicates("key", keep="first").sort_values("grid_index", kind="stable")
         extras = [c for c in df.columns if c not in COLUMNS]
         df = df[[c for c in COLUMNS if c in df.columns] + extras].reset_index(drop=True)
+        for path in sorted((run_dir / "journal").glob("eval-*.jsonl")):  # bench evaluate's columns
+            judged = pd.DataFrame(read_journals(run_dir, path.name))
+            if not judged.empty:
+                judged = judged.drop_duplicates("key", keep="last")
+                df = df.merge(judged[["key", *[c for c in judged.columns if c not in df.columns]]],
+                              on="key", how="left")
     else:
         df = pd.DataFrame(columns=COLUMNS)
     parquet = io.BytesIO()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Callable, Generic, TypeVar
 
@@ -26,6 +26,7 @@ class Entry:
     name: str
     factory: Callable[..., Any]
     module: str
+    info: dict[str, Any] = field(default_factory=dict)  # what the rest of the system needs to know
 
     @property
     def doc(self) -> str:
@@ -38,12 +39,13 @@ class Registry(Generic[F]):
         self._entries: dict[str, Entry] = {}
         self._loaded = False
 
-    def register(self, name: str) -> Callable[[F], F]:
+    def register(self, name: str, **info: Any) -> Callable[[F], F]:
+        """Decorator: register ``factory`` as ``name``; keyword arguments go to ``Entry.info``."""
         def decorator(factory: F) -> F:
             if name in self._entries and self._entries[name].factory is not factory:
                 raise BenchError(f"{self.kind} '{name}' is registered twice "
                                  f"({self._entries[name].module} and {factory.__module__})")
-            self._entries[name] = Entry(name, factory, factory.__module__)
+            self._entries[name] = Entry(name, factory, factory.__module__, dict(info))
             factory.registered_name = name  # type: ignore[attr-defined]
             return factory
         return decorator

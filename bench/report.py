@@ -55,7 +55,7 @@ def write_report(out: Path, df: pd.DataFrame, tab: pd.DataFrame, quality: str, *
     sections = [("summary", "Quality and cost", _summary(tab, quality, figures))]
     if "task_" in "".join(tab.columns):
         title_tasks = "Accuracy per task" if quality == "overall" else f"{QUALITIES[quality].header} per task"
-        sections.append(("tasks", title_tasks, _tasks(tab, quality)))
+        sections.append(("tasks", title_tasks, _tasks(tab, quality, df)))
     if amortised is not None and not amortised.empty:
         sections.append(("amortised", "Amortised cost of trained methods", _amortised(amortised, figures)))
     if published:
@@ -82,18 +82,27 @@ def _summary(tab: pd.DataFrame, quality: str, figures: dict[str, Path]) -> str:
     rows = [(cells, bool(front)) for cells, front in zip(body, tab["pareto"])]
     plot = _figure(figures.get("pareto"), "Quality against compute per image")
     what = QUALITIES[quality].description
-    note = (f"Quality is {what}. Brackets are 95 % bootstrap intervals over prompts (a prompt's seeds "
-            "resampled together). Δ columns are paired differences against the baseline on the "
+    note = (f"Quality is {what}. Brackets are 95 % bootstrap intervals over the distinct prompts, resampled "
+            "within each task (a prompt text's seeds and repeats together); prompts counts those distinct "
+            "prompts, images the rows. Δ columns are paired differences against the baseline on the "
             "(prompt, seed) pairs both settings ran. A setting is on the Pareto frontier (bold) when "
             "no other is at least as cheap per image and at least as good, and better in one. Seconds are wall-clock per image "
             "on the machine in Runs below; NFEs count generator network evaluations.")
     return plot + _table(head, rows) + f'<p class="note">{escape(note)}</p>'
 
 
-def _tasks(tab: pd.DataFrame, quality: str) -> str:
+def _tasks(tab: pd.DataFrame, quality: str, df: pd.DataFrame) -> str:
+    from bench.stats import units
+
     tasks = [c for c in tab.columns if c.startswith("task_")]
     best = {t: tab[t].max() for t in tasks}
-    head = ["setting", *[t[5:].replace("_", " ") for t in tasks]]
+    first = df[df["label"] == tab["setting"].iat[0]]  # every setting holds the same grid, or the table says so
+
+    def counts(task: str) -> str:
+        d = first[first["task"].astype(str) == task]
+        return f"{units(d)} prompts · {len(d)} images"
+
+    head = ["setting", *[f"{t[5:].replace('_', ' ')} ({counts(t[5:])})" for t in tasks]]
     rows = []
     for _, row in tab.iterrows():
         cells = [row["setting"]] + [(f"{row[t]:.3f}", row[t] == best[t]) for t in tasks]

@@ -1,10 +1,18 @@
-"""Bootstrap confidence intervals over prompts (each prompt's seeds stay together).
+"""Bootstrap confidence intervals over distinct prompts, stratified by task.
+
+The unit that is resampled is the distinct prompt text (within its task): every row of a text,
+all its seeds and every repeat of the text under another prompt id, is drawn together, because
+the images of one text share whatever makes that text easy or hard. Resampling rows or prompt
+ids where a suite repeats a text would count one text's luck many times and give intervals that
+are too narrow. Tasks are strata: a resample draws, in every task, as many texts as the task
+has, so that a statistic over tasks (GenEval overall, the mean of the task accuracies) keeps
+every task in every resample, as the suite's design does.
 
 ``bootstrap`` takes any statistic of a records frame and recomputes it on every resample.
 ``bootstrap_mean`` is the same bootstrap (the same resamples, for the same seed) for the
 statistics a comparison needs, means over rows or means of per-task means of one column, or
-the difference of two such columns; it counts each prompt's multiplicity in a resample and
-works on per-prompt sums, so a thousand resamples take milliseconds instead of seconds.
+the difference of two such columns; it counts each unit's multiplicity in a resample and
+works on per-unit sums, so a thousand resamples take milliseconds instead of seconds.
 """
 
 from __future__ import annotations
@@ -14,11 +22,28 @@ from typing import Any, Callable
 
 import numpy as np
 
+UNIT = "prompt"  # the records' column whose distinct values are resampled
+STRATA = "task"  # resampled within each of its values
 
-def _picks(groups: int, n: int, seed: int) -> list[np.ndarray]:
-    """The groups drawn, with replacement, in each of ``n`` resamples."""
+
+def _units(df: Any, by: str, strata: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """(unit number per row, stratum number per unit): units are the distinct (stratum, ``by``)."""
+    keys = [strata, by] if strata and strata in df else [by]
+    unit = df.groupby(keys, sort=True, dropna=False).ngroup().to_numpy()
+    if len(keys) == 1:
+        return unit, np.zeros(unit.max() + 1 if len(unit) else 0, dtype=int)
+    stratum_of_row = df.groupby(strata, sort=True, dropna=False).ngroup().to_numpy()
+    stratum = np.zeros(unit.max() + 1, dtype=int)
+    stratum[unit] = stratum_of_row
+    return unit, stratum
+
+
+def _picks(stratum: np.ndarray, n: int, seed: int) -> list[np.ndarray]:
+    """The units drawn in each of ``n`` resamples: in every stratum, as many as it holds, with
+    replacement."""
     rng = np.random.default_rng(seed)
-    return [rng.integers(0, groups, groups) for _ in range(n)]
+    members = [np.flatnonzero(stratum == s) for s in np.unique(stratum)]
+    return [np.concatenate([m[rng.integers(0, len(m), len(m))] for m in members]) for _ in range(n)]
 
 
 def _interval(stats: Any, level: float) -> tuple[float, float]:
@@ -31,14 +56,20 @@ def _interval(stats: Any, level: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def bootstrap(df: Any, statistic: Callable[[Any], float], by: str = "prompt_id", n: int = 1000,
-              level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+def resamples(df: Any, statistic: Callable[[Any], float], by: str = UNIT, strata: str | None = STRATA,
+              n: int = 1000, seed: int = 0) -> np.ndarray:
+    """``statistic`` on each of ``n`` resamples of ``df``'s units (the bootstrap distribution)."""
+    unit, stratum = _units(df, by, strata)
+    rows = [np.flatnonzero(unit == u) for u in range(len(stratum))]
+    return np.array([statistic(df.iloc[np.concatenate([rows[u] for u in pick])].reset_index(drop=True))
+                     for pick in _picks(stratum, n, seed)], dtype=float)
+
+
+def bootstrap(df: Any, statistic: Callable[[Any], float], by: str = UNIT, strata: str | None = STRATA,
+              n: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
     """(estimate, low, high): ``statistic`` on ``df`` and its percentile interval when the
-    groups ``by`` (prompts) are resampled with replacement ``n`` times."""
-    rows = [np.asarray(ix) for ix in df.groupby(by, sort=True).indices.values()]  # row positions per group
-    stats = [statistic(df.iloc[np.concatenate([rows[i] for i in pick])].reset_index(drop=True))
-             for pick in _picks(len(rows), n, seed)]
-    return (float(statistic(df)), *_interval(stats, level))
+    distinct prompts are resampled with replacement ``n`` times, within each task."""
+    return (float(statistic(df)), *_interval(resamples(df, statistic, by, strata, n, seed), level))
 
 
 @dataclass(frozen=True)
@@ -52,22 +83,22 @@ class Mean:
     minus: str | None = None
 
 
-def bootstrap_mean(df: Any, stat: Mean, by: str = "prompt_id", n: int = 1000, level: float = 0.95,
-                   seed: int = 0) -> tuple[float, float, float]:
-    """``bootstrap(df, <stat as a function>, by, n, level, seed)``, from per-group sums."""
+def bootstrap_mean(df: Any, stat: Mean, by: str = UNIT, strata: str | None = STRATA, n: int = 1000,
+                   level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """``bootstrap(df, <stat as a function>, by, strata, n, level, seed)``, from per-unit sums."""
     if len(df) == 0:
         return float("nan"), float("nan"), float("nan")
-    groups = df.groupby(by, sort=True).ngroup().to_numpy()
+    unit, stratum = _units(df, by, strata)
     tasks = df["task"].astype(str).to_numpy() if stat.per_task else np.zeros(len(df), dtype=object)
     task_ids, task_index = np.unique(tasks, return_inverse=True)
-    n_groups, n_tasks = groups.max() + 1, len(task_ids)
+    n_units, n_tasks = len(stratum), len(task_ids)
 
-    def sums(column: str) -> tuple[np.ndarray, np.ndarray]:  # (groups, tasks) sums and counts
+    def sums(column: str) -> tuple[np.ndarray, np.ndarray]:  # (units, tasks) sums and counts
         values = df[column].to_numpy(dtype=float)
         ok = ~np.isnan(values)
-        total, count = np.zeros((n_groups, n_tasks)), np.zeros((n_groups, n_tasks))
-        np.add.at(total, (groups[ok], task_index[ok]), values[ok])
-        np.add.at(count, (groups[ok], task_index[ok]), 1.0)
+        total, count = np.zeros((n_units, n_tasks)), np.zeros((n_units, n_tasks))
+        np.add.at(total, (unit[ok], task_index[ok]), values[ok])
+        np.add.at(count, (unit[ok], task_index[ok]), 1.0)
         return total, count
 
     def value(weights: np.ndarray, total: np.ndarray, count: np.ndarray) -> np.ndarray:
@@ -78,11 +109,16 @@ def bootstrap_mean(df: Any, stat: Mean, by: str = "prompt_id", n: int = 1000, le
         return np.where(k > 0, means.sum(axis=1) / np.maximum(k, 1), np.nan)
 
     parts = [sums(stat.column)] + ([sums(stat.minus)] if stat.minus else [])
-    weights = np.stack([np.bincount(pick, minlength=n_groups) for pick in _picks(n_groups, n, seed)]).astype(float)
-    ones = np.ones((1, n_groups))
+    weights = np.stack([np.bincount(pick, minlength=n_units) for pick in _picks(stratum, n, seed)]).astype(float)
+    ones = np.ones((1, n_units))
 
     def statistic(w: np.ndarray) -> np.ndarray:
         out = value(w, *parts[0])
         return out - value(w, *parts[1]) if stat.minus else out
 
     return (float(statistic(ones)[0]), *_interval(statistic(weights), level))
+
+
+def units(df: Any, by: str = UNIT, strata: str | None = STRATA) -> int:
+    """How many units (distinct prompts within their task) a frame's numbers rest on."""
+    return int(len(_units(df, by, strata)[1])) if len(df) else 0

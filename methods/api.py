@@ -10,6 +10,11 @@ returns a function that turns a ``Job`` (generator, reward, prompts, seeds) into
         def run(job: Job) -> list[Sample]: ...
         return run
 
+Settings a method needs per model go on the registration and hold wherever bench runs;
+bench.toml and ``--set`` override them::
+
+    @method("reno", model_defaults={"shapes": {"iterations": 10}})
+
 Third-party packages register methods the same way and expose the module through the
 ``bench.methods`` entry-point group, so ``pip install my-method`` makes
 ``bench run --method my-method`` work.
@@ -34,7 +39,7 @@ class Job:
     generator: Any  # bench.generators.Generator, metered
     reward: Any  # rewards.Reward, metered
     prompts: list[str]
-    seeds: list[int]
+    seeds: list[int]  # each row's noise seed (bench.grid: its seed, or one derived for a repeated text)
     meter: Any = None  # bench.cost.Meter, for work the wrappers cannot see (add_nfe)
 
 
@@ -72,21 +77,24 @@ def coerce_setting(owner: str, key: str, value: Any, default: Any) -> Any:
         raise ConfigError(f"setting {key}={value!r} of {owner} is not a {kind.__name__}") from None
 
 
-def method_settings(name: str, settings: dict[str, Any]) -> dict[str, Any]:
-    """All settings of method ``name``: its defaults overridden by ``settings``, type-checked."""
-    factory = methods.get(name).factory
-    params = inspect.signature(factory).parameters
-    unknown = sorted(set(settings) - set(params))
+def method_settings(name: str, settings: dict[str, Any], model: str | None = None) -> dict[str, Any]:
+    """All settings of method ``name``: its defaults, then its registered defaults for ``model``
+    (``model_defaults``), then ``settings`` (bench.toml, --set), type-checked."""
+    entry = methods.get(name)
+    params = inspect.signature(entry.factory).parameters
+    given = {**entry.info.get("model_defaults", {}).get(model, {}), **settings}
+    unknown = sorted(set(given) - set(params))
     if unknown:
         known = ", ".join(params) or "none"
         raise ConfigError(f"method '{name}' has no setting '{unknown[0]}'; its settings are: {known}")
     resolved = {k: p.default for k, p in params.items()}
-    for key, value in settings.items():
+    for key, value in given.items():
         resolved[key] = coerce_setting(f"method '{name}'", key, value, params[key].default)
     return resolved
 
 
-def load_method(name: str, settings: dict[str, Any] | None = None) -> tuple[Method, dict[str, Any]]:
-    """The method's run function and its full, resolved settings (recorded with every row)."""
-    resolved = method_settings(name, settings or {})
+def load_method(name: str, settings: dict[str, Any] | None = None,
+                model: str | None = None) -> tuple[Method, dict[str, Any]]:
+    """The method's run function and its full, resolved settings for ``model`` (recorded with every row)."""
+    resolved = method_settings(name, settings or {}, model)
     return methods.get(name).factory(**resolved), resolved

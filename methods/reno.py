@@ -34,7 +34,9 @@ def chi_norm_penalty(z: torch.Tensor) -> torch.Tensor:
     return 0.5 * norm**2 - (d - 1) * torch.log(norm)
 
 
-@method("reno")
+# In the built-in world the paper's 50 iterations hack the reward (GenEval overall falls below
+# base) while 10 buy the most quality: measured in the README.
+@method("reno", model_defaults={"shapes": {"iterations": 10}})
 def reno(iterations: int = 50, lr: float = 5.0, momentum: float = 0.9,
          grad_clip: float = 0.1, reg_weight: float = 0.01) -> Method:
     """Optimise the noise against the reward: SGD-Nesterov, χ-norm penalty, best image kept."""

@@ -8,8 +8,9 @@ from typer.testing import CliRunner
 from bench.cli import app
 
 
-def cli_run(out, *args, limit=12, seeds="0,1", images=False):
-    """`bench run ARGS --limit N --seeds S --out OUT -q [--no-images]`; the folder, as a string."""
+def cli_run(out, *args, limit=2, seeds="0,1", images=False):
+    """`bench run ARGS --limit N --seeds S --out OUT -q [--no-images]` (N prompts per task); the
+    folder, as a string."""
     result = CliRunner().invoke(app, ["run", *args, "--limit", str(limit), "--seeds", seeds, "--out", str(out),
                                       "-q", *([] if images else ["--no-images"])])
     assert result.exit_code == 0, result.output

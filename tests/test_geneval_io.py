@@ -26,8 +26,10 @@ def test_export_writes_the_official_layout(run, tmp_path):
     result = CliRunner().invoke(app, ["export", run, "--format", "geneval", "--output", str(out)])
     assert result.exit_code == 0, result.output
     lines = GENEVAL.read_text().splitlines()
-    assert sorted(p.name for p in out.iterdir()) == ["00000", "00001", "00002"]
-    for i in range(3):
+    tags = [json.loads(line)["tag"] for line in lines]
+    chosen = [i for i, tag in enumerate(tags) if tags[:i].count(tag) < 3]  # --limit 3: 3 prompts per task
+    assert sorted(p.name for p in out.iterdir()) == [f"{i:05d}" for i in chosen] and len(chosen) == 18
+    for i in chosen:
         folder = out / f"{i:05d}"
         assert json.loads((folder / "metadata.jsonl").read_text()) == json.loads(lines[i])
         assert sorted(p.name for p in (folder / "samples").iterdir()) == ["0000.png", "0001.png"]

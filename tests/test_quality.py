@@ -68,7 +68,7 @@ def test_compare_of_t2i_compbench_runs_plots_and_pairs_the_t2i_score(t2i_runs, t
     assert tab.loc["best-of-n n=2", "t2i"] == pytest.approx(records["t2i_score"].mean())  # one category
     assert tab.loc["best-of-n n=2", "task_color"] == pytest.approx(records["t2i_score"].mean())
     assert tab.loc["base", "d_t2i"] == 0 and "overall" not in tab.columns
-    assert "| setting | images | reward | T2I score |" in (out / "table.md").read_text()
+    assert "| setting | prompts | images | reward | T2I score |" in (out / "table.md").read_text()
     page = (out / "report.html").read_text()
     assert "T2I-CompBench score" in page and "T2I score per task" in page and "T2I 0." in page
 
@@ -85,13 +85,14 @@ def test_compare_of_t2i_compbench_runs_plots_and_pairs_the_t2i_score(t2i_runs, t
 def test_check_reads_the_t2i_score_and_its_categories(t2i_runs, tmp_path):
     score = pd.read_csv(Path(t2i_runs["base"]) / "records.csv")["t2i_score"].mean()
     path = tmp_path / "thresholds.toml"
-    path.write_text(f"[check.t2i-compbench-color.base]\nt2i = {{ min = {score - 0.01} }}\n"
-                    f"task_color = {{ min = {score - 0.01} }}\n")
+    head = ('[check.t2i-compbench-color.base]\nmeasured_on = { model = "sd-turbo-tiny", reward = "redness", '
+            'seeds = [0, 1], limit = 3, evaluators = ["t2i-compbench-tiny"] }\n')
+    path.write_text(f"{head}t2i = {{ min = {score - 0.01} }}\ntask_color = {{ min = {score - 0.01} }}\n")
     result = CliRunner().invoke(app, ["check", t2i_runs["base"], "--thresholds", str(path)])
     assert result.exit_code == 0, result.output
-    path.write_text(f"[check.t2i-compbench-color.base]\nt2i = {{ min = {score + 0.01} }}\n")
+    path.write_text(f"{head}t2i = {{ min = {score + 0.01} }}\n")
     assert CliRunner().invoke(app, ["check", t2i_runs["base"], "--thresholds", str(path)]).exit_code == 1
-    path.write_text("[check.t2i-compbench-color.base]\noverall = { min = 0.5 }\n")
+    path.write_text(f"{head}overall = {{ min = 0.5 }}\n")
     result = CliRunner().invoke(app, ["check", t2i_runs["base"], "--thresholds", str(path)])
     assert result.exit_code == 2 and "overall / t2i / vqascore" in result.output
 
@@ -99,7 +100,7 @@ def test_check_reads_the_t2i_score_and_its_categories(t2i_runs, tmp_path):
 def test_the_table_and_check_agree_when_a_task_has_no_scores():
     from bench.stats import Mean, bootstrap_mean
 
-    df = _records().assign(prompt_id=[f"p{i}" for i in range(5)])
+    df = _records().assign(prompt_id=[f"p{i}" for i in range(5)], prompt=[f"text {i}" for i in range(5)])
     df.loc[df["task"] == "numeracy", "geneval_correct"] = math.nan  # a task nothing judged drops out
     table_value = bootstrap_mean(df, Mean("geneval_correct", per_task=True), n=20)[0]
     assert quality.value(df, "overall") == pytest.approx(table_value) == pytest.approx((2 / 3 + 1.0) / 2)

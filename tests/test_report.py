@@ -47,7 +47,7 @@ class Page(HTMLParser):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("runs")
-    kw = {"limit": 6}
+    kw = {"limit": 1}
     return [cli_run(tmp / "base", "--method", "base", images=True, **kw),
             cli_run(tmp / "bo4", "--method", "best-of-n", "--set", "n=4", images=True, **kw),
             cli_run(tmp / "reno", "--method", "reno", "--set", "iterations=3", **kw),  # no images
@@ -130,7 +130,7 @@ def test_user_text_is_escaped_and_cells_prefer_disagreement(tmp_path):
     df = pd.DataFrame(rows)
     assert pick_cells(df, 1) == [("t", "p0", 0)]  # the prompt where the settings disagree comes first
     assert pick_cells(df, 5) == [("t", "p0", 0), ("t", "p1", 0)]
-    tab = pd.DataFrame({"setting": ["a", "b"], "images": [2, 2], "reward": [1.0, 1.0], "reward_low": [1.0, 1.0],
+    tab = pd.DataFrame({"setting": ["a", "b"], "prompts": [2, 2], "images": [2, 2], "reward": [1.0, 1.0], "reward_low": [1.0, 1.0],
                         "reward_high": [1.0, 1.0], "seconds": [0.1, 0.2], "nfe": [1.0, 2.0], "pareto": [True, False]})
     text = write_report(tmp_path, df, tab, "reward", title="t <i>", figures={}).read_text()
     assert "<script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text

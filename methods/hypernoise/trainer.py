@@ -140,7 +140,14 @@ def train_config(values: dict[str, Any]) -> TrainConfig:
     return TrainConfig(**typed)
 
 
-LOG_FIELDS = ["step", "loss", "reward", "reg", "grad_norm", "lr", "seconds", "nfe"]
+COST_UNITS = {
+    "seconds": "wall-clock seconds of the training steps, each step timed on every process and counted "
+               "as long as the slowest (evaluation and saving excluded)",
+    "device_seconds": "the processes' step seconds summed (= seconds on one process)",
+    "nfe": "generator network evaluations, the modulator's pass included, over all processes",
+    "skipped_steps": "steps skipped for a non-finite gradient or loss",
+}
+LOG_FIELDS = ["step", "loss", "reward", "reg", "grad_norm", "lr", "skipped", "seconds", "nfe"]
 EVAL_FIELDS = ["step", "reward_base", "reward_hypernoise", "modulation_norm", "accuracy_base",
                "accuracy_hypernoise"]
 
@@ -229,9 +236,10 @@ class Trainer:
         else:
             self.opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
         self.step = 0
-        # seconds: wall-clock of the training steps; device_seconds: that times the processes
+        # seconds: wall-clock of the training steps (each step as long as its slowest process);
+        # device_seconds: the processes' step times summed (COST_UNITS, written with the checkpoint)
         self.cost = {"seconds": 0.0, "device_seconds": 0.0, "nfe": 0, "reward_forward": 0, "reward_backward": 0,
-                     "images": 0, "world_size": self.dist.world}
+                     "images": 0, "skipped_steps": 0, "world_size": self.dist.world}
         self.prompt_hash = hashlib.sha256("\n".join(p.text for p in self.train_prompts).encode()).hexdigest()
 
     # -- one optimisation step -------------------------------------------------------------------
@@ -265,22 +273,38 @@ class Trainer:
             totals = dict(zip(("loss", "reward", "reg"), summed.tolist()))
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self.modulator.parameters(), config.grad_clip))
         lr = lr_at(config, self.step)
-        for group in self.opt.param_groups:
-            group["lr"] = lr
-        self.opt.step()
+        # A step whose gradient (or loss) is not finite is skipped, not taken: the batch is used
+        # up and counted, the weights and the optimiser state stay as they were. Every rank sees
+        # the same summed gradient, so every rank skips the same steps.
+        skip = not (math.isfinite(grad_norm) and math.isfinite(totals["loss"]))
+        if skip:
+            self.opt.zero_grad(set_to_none=True)
+            self.cost["skipped_steps"] = self.cost.get("skipped_steps", 0) + 1
+            log.warning("step %d: non-finite gradient or loss, step skipped (%d so far)",
+                        self.step + 1, self.cost["skipped_steps"])
+        else:
+            for group in self.opt.param_groups:
+                group["lr"] = lr
+            self.opt.step()
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         images_done = config.batch_size * config.accumulation
         elapsed = time.perf_counter() - start
-        self.cost["seconds"] += elapsed
-        self.cost["device_seconds"] += elapsed * self.dist.world
+        if self.dist.world > 1:  # wall-clock: the slowest process; device-seconds: every process's
+            times = [torch.zeros(1, dtype=torch.float64) for _ in range(self.dist.world)]
+            torch.distributed.all_gather(times, torch.tensor([elapsed], dtype=torch.float64))
+            self.cost["seconds"] += max(float(t) for t in times)
+            self.cost["device_seconds"] += sum(float(t) for t in times)
+        else:
+            self.cost["seconds"] += elapsed
+            self.cost["device_seconds"] += elapsed
         # the generator's NFEs, plus the LoRA modulator's pass of the same network
         self.cost["nfe"] += images_done * (gen.nfe + (config.modulator == "lora"))
         self.cost["reward_forward"] += images_done
         self.cost["reward_backward"] += images_done
         self.cost["images"] += images_done
         self.step += 1
-        return {"step": self.step, **totals, "grad_norm": grad_norm, "lr": lr,
+        return {"step": self.step, **totals, "grad_norm": grad_norm, "lr": lr, "skipped": int(skip),
                 "seconds": self.cost["seconds"], "nfe": self.cost["nfe"]}
 
     def _all_reduce_gradients(self) -> None:
@@ -341,7 +365,7 @@ class Trainer:
                                                         "sha256": self.prompt_hash},
                 "modulator": self.modulator.layout(),
                 "settings": asdict(self.config), "fingerprint": self.config.fingerprint(),
-                "step": self.step, "training_cost": dict(self.cost),
+                "step": self.step, "training_cost": dict(self.cost), "training_cost_units": COST_UNITS,
                 "device": device_name(self.device)}
 
     def save(self) -> None:

@@ -116,13 +116,13 @@ def test_geneval_suite_runs_its_judge_and_the_evaluator_flag_replaces_it(tmp_pat
     from tests.run_helpers import cli_refused
 
     base = ["run", "--model", "sd-turbo-tiny", "--reward", "redness", "--suite", f"geneval:{GENEVAL}",
-            "--limit", "2", "--seeds", "0", "-q", "--no-images"]
-    line = cli_refused(tmp_path / "real", *base[1:7], limit=2)  # the suite's judge: real weights
+            "--limit", "1", "--seeds", "0", "-q", "--no-images"]
+    line = cli_refused(tmp_path / "real", *base[1:7], limit=1)  # the suite's judge: real weights
     assert "facebook/mask2former-swin-small-coco-instance" in line
     result = CliRunner().invoke(app, [*base, "--evaluator", "geneval-tiny", "--out", str(tmp_path / "tiny")])
     assert result.exit_code == 0, result.output
     df = pd.read_csv(tmp_path / "tiny" / "records.csv")
-    assert df["geneval_correct"].isin([0.0, 1.0]).all() and len(df) == 2
+    assert df["geneval_correct"].isin([0.0, 1.0]).all() and len(df) == 6  # --limit 1: one prompt of each task
     result = CliRunner().invoke(app, [*base, "--evaluator", "none", "--out", str(tmp_path / "none")])
     assert result.exit_code == 0, result.output
     assert "geneval_correct" not in pd.read_csv(tmp_path / "none" / "records.csv")

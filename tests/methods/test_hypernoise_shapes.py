@@ -20,7 +20,7 @@ SHIPPED = ckpt.SHIPPED_FOR["shapes"]
 
 def test_bench_run_uses_the_shipped_checkpoint_without_settings(tmp_path):
     out = tmp_path / "r"
-    result = CliRunner().invoke(app, ["run", "--method", "hypernoise", "--limit", "6", "--seeds", "0",
+    result = CliRunner().invoke(app, ["run", "--method", "hypernoise", "--limit", "1", "--seeds", "0",
                                       "--out", str(out), "-q", "--no-images"])
     assert result.exit_code == 0, result.output
     records = pd.read_csv(out / "records.csv")

@@ -1,0 +1,121 @@
+"""The run grid: which (prompt, seed) cells a run holds, and which noise each cell draws.
+
+- ``--limit N`` keeps the first N prompts of every task, in suite order (as lm-evaluation-
+  harness's ``--limit`` is per task); a suite without tasks keeps its first N prompts.
+- Every cell draws its own noise. A cell's noise seed is its seed, except where the suite
+  repeats a prompt text (the built-in world's closed language does: shapes-geneval asks
+  "a photo of a circle" twelve times): the k-th repeat of a text (k >= 1, counted over the
+  whole suite in suite order) draws from a seed derived from (seed, k). Two rows are then
+  the same image only when they are the same (prompt, seed). The mapping depends on the
+  suite and the (prompt id, seed) alone, so every method of one grid starts from the same
+  noise on the same cell (the pairing of methods stays exact), and ``--limit`` never moves a
+  cell's noise. Suites whose texts are all distinct (GenEval, T2I-CompBench val) draw from
+  the seed itself.
+- ``Grid`` is what a run records about its grid (suite and its hash, seeds, the limit,
+  evaluators) and what a resume, ``bench check`` and ``--extend`` compare.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import numpy as np
+
+from bench.suites.base import Prompt
+
+# Mixed into derived noise seeds, so that they never coincide with best-of-n's candidate seeds
+# (SeedSequence([seed, k])) of the same seed.
+_REPEAT_TAG = 0x7265_7065  # "repe"
+
+
+def select(prompts: Iterable[Prompt], limit: int | None) -> list[Prompt]:
+    """The prompts a run with ``--limit`` holds: the first ``limit`` of each task, in suite order."""
+    prompts = list(prompts)
+    if not limit:
+        return prompts
+    taken: Counter[str] = Counter()
+    out = []
+    for p in prompts:
+        if taken[p.task] < limit:
+            out.append(p)
+            taken[p.task] += 1
+    return out
+
+
+def repeats(prompts: Iterable[Prompt]) -> dict[str, int]:
+    """Prompt id -> how many earlier prompts of the suite have the same text (0 for the first)."""
+    seen: Counter[str] = Counter()
+    out = {}
+    for p in prompts:
+        out[p.id] = seen[p.text]
+        seen[p.text] += 1
+    return out
+
+
+def noise_seed(seed: int, repeat: int) -> int:
+    """The noise seed of a cell: ``seed`` for a text's first occurrence, else one derived from
+    (seed, repeat)."""
+    if repeat == 0:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed), int(repeat), _REPEAT_TAG]).generate_state(1)[0])
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (prompt, seed) of the grid: its place in the grid, its noise seed and resume key."""
+
+    index: int
+    prompt: Prompt
+    seed: int
+    noise_seed: int
+    key: str = ""
+
+
+def cells(suite_prompts: Iterable[Prompt], limit: int | None, seeds: Iterable[int]) -> list[Cell]:
+    """The grid of a run, prompt-major: the selected prompts × the seeds (ascending)."""
+    suite_prompts = list(suite_prompts)
+    nth = repeats(suite_prompts)
+    out = []
+    for p in select(suite_prompts, limit):
+        for s in sorted(seeds):
+            out.append(Cell(len(out), p, int(s), noise_seed(s, nth[p.id])))
+    return out
+
+
+@dataclass(frozen=True)
+class Grid:
+    """What a run's grid is: the manifest's ``grid`` and part of a run's identity."""
+
+    suite: str
+    suite_sha256: str
+    seeds: tuple[int, ...]
+    limit: int | None  # prompts per task; None: the whole suite
+    evaluators: tuple[str, ...]
+    prompts: int  # prompts in the run
+    distinct_prompts: int  # distinct (task, text) among them: the resampling unit of intervals
+    rows: int  # prompts × seeds
+
+    @classmethod
+    def of(cls, suite: Any, limit: int | None, seeds: Iterable[int], evaluators: Iterable[str]) -> "Grid":
+        chosen = select(suite.prompts, limit)
+        seeds = tuple(sorted(int(s) for s in seeds))
+        return cls(suite.name, suite.sha256, seeds, limit, tuple(evaluators), len(chosen),
+                   len({(p.task, p.text) for p in chosen}), len(chosen) * len(seeds))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"suite": self.suite, "suite_sha256": self.suite_sha256, "seeds": list(self.seeds),
+                "limit": self.limit, "evaluators": list(self.evaluators), "prompts": self.prompts,
+                "distinct_prompts": self.distinct_prompts, "rows": self.rows}
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that make two grids the same grid (the counts follow from them)."""
+        return {k: v for k, v in self.as_dict().items() if k not in {"prompts", "distinct_prompts", "rows"}}
+
+
+def describe_limit(limit: int | None, prompts: int | None = None) -> str:
+    """'the whole suite' or '--limit 4 (24 prompts)', for messages."""
+    if not limit:
+        return "the whole suite" + (f" ({prompts} prompts)" if prompts else "")
+    return f"--limit {limit}" + (f" ({prompts} prompts)" if prompts else "")
