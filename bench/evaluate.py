@@ -25,7 +25,7 @@ import torch
 
 from bench.errors import ResultsError
 from bench.manifest import read_manifest, write_manifest
-from bench.records import Journal, finalize, read_journals, read_records
+from bench.records import Journal, read_journals, read_records, with_evaluations, write_records
 
 
 def journal_name(spec: str) -> str:
@@ -118,7 +118,10 @@ def evaluate_run(run_dir: Path, specs: list[str], batch_size: int = 32, device: 
             bar.update(len(chunk))
         bar.close()
         seconds = time.perf_counter() - start
-        records = finalize(run_dir)
+        # the run's table (in grid order) with every evaluation's columns, this one's refreshed
+        ours = {c for r in read_journals(run_dir, journal.path.name) for c in r} - {"key"}
+        records = with_evaluations(read_records(run_dir).drop(columns=sorted(ours & set(df.columns))), run_dir)
+        write_records(run_dir, records)
         fresh = read_manifest(run_dir) or manifest
         entries = [e for e in fresh.get("evaluations", []) if e.get("name") != spec]
         previous = next((e for e in fresh.get("evaluations", []) if e.get("name") == spec), {})

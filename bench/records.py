@@ -106,33 +106,57 @@ def done_keys(run_dir: Path) -> set[str]:
     return {r["key"] for r in read_journals(run_dir)}
 
 
-def finalize(run_dir: Path) -> "Any":
+def with_evaluations(df: "Any", run_dir: Path) -> "Any":
+    """``df`` with the columns of every ``bench evaluate`` journal of the run, joined by key."""
+    import pandas as pd
+
+    for path in sorted((run_dir / "journal").glob("eval-*.jsonl")):
+        judged = pd.DataFrame(read_journals(run_dir, path.name))
+        if not judged.empty:
+            judged = judged.drop_duplicates("key", keep="last")
+            df = df.merge(judged[["key", *[c for c in judged.columns if c not in df.columns]]], on="key", how="left")
+    return df
+
+
+def write_records(run_dir: Path, df: "Any") -> None:
+    """records.parquet and records.csv, each written atomically."""
+    parquet = io.BytesIO()
+    df.to_parquet(parquet, index=False)
+    atomic_write_bytes(run_dir / "records.parquet", parquet.getvalue())
+    atomic_write_text(run_dir / "records.csv", df.to_csv(index=False))
+
+
+def finalize(run_dir: Path, order: dict[str, int] | None = None) -> "Any":
     """Merge the journals into records.parquet and records.csv; return the DataFrame."""
+    df = merged_journals(run_dir, order)
+    write_records(run_dir, df)
+    return df
+
+
+def merged_journals(run_dir: Path, order: dict[str, int] | None = None) -> "Any":
+    """The journals as one table, in grid order, with the evaluations' columns (nothing is
+    written). ``order`` (row key -> place in the grid) renumbers rows of a grid that was extended
+    since they were written; without it the journals' ``grid_index`` orders the rows."""
     import pandas as pd
 
     rows = read_journals(run_dir)
     df = pd.DataFrame(rows)
     if not df.empty:
-        df = df.drop_duplicates("key", keep="first").sort_values("grid_index", kind="stable")
+        df = df.drop_duplicates("key", keep="first")
+        if order:
+            df["grid_index"] = df["key"].map(order).fillna(df["grid_index"]).astype(int)
+        df = df.sort_values("grid_index", kind="stable")
         extras = [c for c in df.columns if c not in COLUMNS]
         df = df[[c for c in COLUMNS if c in df.columns] + extras].reset_index(drop=True)
-        for path in sorted((run_dir / "journal").glob("eval-*.jsonl")):  # bench evaluate's columns
-            judged = pd.DataFrame(read_journals(run_dir, path.name))
-            if not judged.empty:
-                judged = judged.drop_duplicates("key", keep="last")
-                df = df.merge(judged[["key", *[c for c in judged.columns if c not in df.columns]]],
-                              on="key", how="left")
+        df = with_evaluations(df, run_dir)
     else:
         df = pd.DataFrame(columns=COLUMNS)
-    parquet = io.BytesIO()
-    df.to_parquet(parquet, index=False)
-    atomic_write_bytes(run_dir / "records.parquet", parquet.getvalue())
-    atomic_write_text(run_dir / "records.csv", df.to_csv(index=False))
     return df
 
 
 def read_records(run_dir: Path) -> "Any":
-    """The records of a finished run (records.parquet), or of its journals if unfinished."""
+    """The records of a finished run (records.parquet), or of its journals if unfinished (read,
+    never written: reading a run does not change it)."""
     import pandas as pd
 
     from bench.errors import ResultsError
@@ -143,5 +167,5 @@ def read_records(run_dir: Path) -> "Any":
             df[col] = df[col].map(lambda v: v.tolist() if hasattr(v, "tolist") and not isinstance(v, str) else v)
         return df
     if (run_dir / "journal").is_dir():
-        return finalize(run_dir)
+        return merged_journals(run_dir)
     raise ResultsError(f"'{run_dir}' holds no run records; pass a folder written by `bench run --out`")

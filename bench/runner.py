@@ -225,8 +225,8 @@ def run(config: RunConfig, progress: bool = True) -> RunResult:
             key_identity["method_artifacts"] = artifacts.get("sha256")
 
         # 2c. The grid, this rank's shard of it, and what is already on disk
-        mine = [replace(c, key=row_key(key_identity, c.prompt.id, c.prompt.text, c.seed))
-                for c in grid_cells_all if c.index % dist.world == dist.rank]
+        keyed = [replace(c, key=row_key(key_identity, c.prompt.id, c.prompt.text, c.seed)) for c in grid_cells_all]
+        mine = [c for c in keyed if c.index % dist.world == dist.rank]
         done = done_keys(run_dir)
         todo = [c for c in mine if c.key not in done]
         if len(todo) < len(mine):
@@ -271,7 +271,7 @@ def run(config: RunConfig, progress: bool = True) -> RunResult:
         # 2e. Merge every rank's journal into the tables
         dist.barrier()
         if dist.rank == 0:
-            df = finalize(run_dir)
+            df = finalize(run_dir, order={c.key: c.index for c in keyed})
             if len(df) != grid.rows:  # a torn journal line, or rows of another grid: never "complete"
                 raise ResultsError(f"'{run_dir}' holds {len(df)} rows for a grid of {grid.rows}; "
                                    "rerun the same command to make the missing rows")

@@ -47,3 +47,29 @@ def test_bad_config_values_are_named():
 def test_defaults_are_complete():
     cfg = RunConfig()
     assert cfg.method == "base" and cfg.seeds == (0, 1, 2, 3)
+
+
+def test_a_methods_per_model_defaults_hold_without_bench_toml_and_bench_toml_overrides_them():
+    from methods.api import method_settings
+
+    assert method_settings("reno", {}, model="shapes")["iterations"] == 10  # registered for the built-in world
+    assert method_settings("reno", {}, model="sd-turbo")["iterations"] == 50  # the paper's, elsewhere
+    assert method_settings("reno", {"iterations": 25}, model="shapes")["iterations"] == 25  # bench.toml / --set win
+    assert method_settings("best-of-n", {}, model="shapes")["batch_size"] == 64
+
+
+def test_bench_run_from_another_folder_uses_the_built_in_defaults(tmp_path, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from bench.cli import app
+
+    monkeypatch.chdir(tmp_path)  # no bench.toml here
+    result = CliRunner().invoke(app, ["run", "--method", "reno", "--limit", "1", "--seeds", "0", "-q", "--no-images"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "results" / "reno-shapes-shapes-geneval" / "manifest.json").read_text())
+    assert manifest["identity"]["settings"]["iterations"] == 10
+    # bench check names its own flag when the thresholds file is missing
+    result = CliRunner().invoke(app, ["check", "results/reno-shapes-shapes-geneval"])
+    assert result.exit_code == 2 and "pass an existing --thresholds" in result.output and "--config" not in result.output

@@ -28,6 +28,7 @@ def test_two_ranks_write_the_same_records_as_one(tmp_path: Path):
                           "--master_port", "29731", "-m", "bench.cli", *args, "--out", str(tmp_path / "two" / "R")],
                          env=env, capture_output=True, text=True, timeout=300)
     assert two.returncode == 0, two.stderr
+    assert two.stdout.count("records in") == 1  # one summary, from rank 0
     journals = sorted(p.name for p in (tmp_path / "two" / "R" / "journal").iterdir())
     assert journals == ["rank-0.jsonl", "rank-1.jsonl"]
     a = pd.read_parquet(tmp_path / "one" / "R" / "records.parquet").drop(columns=TIMING_COLUMNS)

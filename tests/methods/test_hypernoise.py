@@ -114,6 +114,28 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, prompt_file):
     assert [r["loss"] for r in log_a] == [r["loss"] for r in log_b]
 
 
+def test_a_step_with_a_non_finite_gradient_is_skipped_and_counted(tmp_path, prompt_file):
+    trainer = Trainer(_config(tmp_path, prompt_file, steps=4, eval_prompts=""))
+    score, calls = trainer.reward.score, []
+
+    def poisoned(images, prompts):  # the second step's reward is NaN for one image
+        out = score(images, prompts)
+        calls.append(1)
+        return out.clone().index_fill(0, torch.tensor([0]), float("nan")) if len(calls) == 2 else out
+
+    trainer.reward.score = poisoned
+    before = {k: v.clone() for k, v in trainer.modulator.state_dict().items()}
+    trainer.train_step()
+    after_one = {k: v.clone() for k, v in trainer.modulator.state_dict().items()}
+    assert any(not torch.equal(before[k], after_one[k]) for k in before)  # a normal step moves the weights
+    row = trainer.train_step()
+    assert row["skipped"] == 1 and trainer.cost["skipped_steps"] == 1 and trainer.step == 2
+    assert all(torch.equal(after_one[k], v) for k, v in trainer.modulator.state_dict().items())  # untouched
+    assert all(torch.isfinite(v).all() for v in trainer.modulator.state_dict().values())
+    assert trainer.train_step()["skipped"] == 0  # and training goes on
+    assert all(torch.isfinite(v).all() for v in trainer.modulator.state_dict().values())
+
+
 def test_cosine_schedule_decays_and_pins_the_run_length(tmp_path, prompt_file):
     config = _config(tmp_path, prompt_file, steps=10, warmup=2, schedule="cosine", lr=0.1)
     lrs = [lr_at(config, s) for s in range(10)]
@@ -213,6 +235,10 @@ def test_two_processes_train_like_one(tmp_path, prompt_file):
     a, meta_a = ckpt.read(tmp_path / "one" / "hypernoise.safetensors")
     b, meta_b = ckpt.read(tmp_path / "two" / "hypernoise.safetensors")
     assert meta_b["training_cost"]["world_size"] == 2 and meta_b["training_cost"]["images"] == 12
+    assert two.stdout.count("training cost") == 1 and "device-seconds over 2 processes" in two.stdout  # rank 0 reports
+    cost = meta_b["training_cost"]  # wall-clock (the slowest process per step) and the processes' sum
+    assert cost["seconds"] <= cost["device_seconds"] <= 2 * cost["seconds"] + 1e-9
+    assert set(meta_b["training_cost_units"]) >= {"seconds", "device_seconds"}
     assert a.keys() == b.keys()
     assert any(v.abs().max() > 0 for k, v in a.items() if "lora_B" in k)  # it did train
     for k in a:
