@@ -36,8 +36,7 @@ import pandas as pd
 
 from bench.errors import ConfigError
 from bench.grid import describe_limit
-from bench.manifest import read_manifest
-from bench.records import read_records
+from bench.records import read_finished
 from bench import quality
 
 RULES = ("min", "max", "max_drop")
@@ -74,18 +73,8 @@ RESERVED = {"measured_on", "baseline"}
 
 def _finished(run_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """A finished run's records and identity, or one clear error."""
-    df = read_records(Path(run_dir))
-    if df.empty:
-        raise ConfigError(f"'{run_dir}' holds no rows yet; finish it with the same `bench run` command")
-    manifest = read_manifest(Path(run_dir)) or {}
-    identity = manifest.get("identity")
-    if not identity or "seeds" not in identity:
-        raise ConfigError(f"'{run_dir}' was written by an older bench and does not record its grid; rerun it")
-    rows = (manifest.get("grid") or {}).get("rows")
-    if manifest.get("status") != "complete" or len(df) != rows:
-        raise ConfigError(f"'{run_dir}' is not finished ({len(df)} of {rows} rows); finish it with the same "
-                          "`bench run` command before checking it")
-    return df, identity
+    df, manifest = read_finished(Path(run_dir))
+    return df, manifest["identity"]
 
 
 def _show(key: str, value: Any) -> str:

@@ -19,24 +19,32 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import ResultsError
-from bench.records import read_records
+from bench.records import read_finished
 from bench import quality as qual
 from bench.stats import Mean, bootstrap_mean, units
 
 BUDGET = {"best-of-n": "n", "reno": "iterations"}  # the setting that is each method's budget
 
 
+GRID = ("suite_sha256", "seeds", "limit")  # what makes two runs' numbers rest on the same images
+
+
 def load_runs(paths: list[Path]) -> pd.DataFrame:
-    """All records of the runs, with a ``label`` column per run; one suite only."""
-    frames = []
+    """All records of the runs, with a ``label`` column per run: finished runs of one suite, on one
+    grid (the same prompts and seeds), or one clear error."""
+    frames, grids = [], []
     for path in paths:
-        df = read_records(Path(path))
-        if df.empty:
-            raise ResultsError(f"'{path}' holds no rows yet; finish it with the same `bench run` command")
+        df, manifest = read_finished(Path(path))
         frames.append(df.assign(run_dir=str(path)))
+        grids.append({k: manifest["identity"].get(k) for k in GRID})
     suites = sorted({s for df in frames for s in df["suite"].unique()})
     if len(suites) > 1:
         raise ResultsError(f"the runs are on different suites ({', '.join(suites)}); compare runs of one suite")
+    for path, grid in zip(paths[1:], grids[1:]):
+        diff = [f"{k}: {grid[k]} in '{path}', {grids[0][k]} in '{paths[0]}'" for k in GRID if grid[k] != grids[0][k]]
+        if diff:
+            raise ResultsError(f"the runs hold different grids ({'; '.join(diff)}); compare runs of the same prompts "
+                               "and seeds (bench run --extend can grow the smaller one)")
     labels = _labels(frames)
     if len(set(labels)) < len(labels):
         dup = next(lab for lab in labels if labels.count(lab) > 1)

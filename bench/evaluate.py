@@ -25,7 +25,7 @@ import torch
 
 from bench.errors import ResultsError
 from bench.manifest import read_manifest, write_manifest
-from bench.records import Journal, read_journals, read_records, with_evaluations, write_records
+from bench.records import Journal, read_finished, read_journals, read_records, with_evaluations, write_records
 
 
 def journal_name(spec: str) -> str:
@@ -43,16 +43,7 @@ def load_png(path: Path) -> torch.Tensor:
 
 
 def _finished_run(run_dir: Path) -> tuple[Any, dict[str, Any]]:
-    manifest = read_manifest(run_dir)
-    if manifest is None:
-        raise ResultsError(f"'{run_dir}' holds no readable manifest.json; pass a folder written by `bench run`")
-    grid = manifest.get("grid")
-    if not isinstance(grid, dict):
-        raise ResultsError(f"'{run_dir}' was written by an older bench; rerun it to evaluate it")
-    df = read_records(run_dir)
-    if manifest.get("status") != "complete" or len(df) != grid.get("rows"):
-        raise ResultsError(f"'{run_dir}' is not finished ({len(df)} of {grid.get('rows')} rows); finish it with "
-                           "the same `bench run` command first")
+    df, manifest = read_finished(run_dir)
     if df["image_path"].fillna("").astype(str).eq("").any():
         raise ResultsError(f"'{run_dir}' was made with --no-images, so there is nothing to judge; "
                            "rerun it without --no-images into a new --out")

@@ -154,6 +154,22 @@ def merged_journals(run_dir: Path, order: dict[str, int] | None = None) -> "Any"
     return df
 
 
+def read_finished(run_dir: Path) -> tuple["Any", dict[str, Any]]:
+    """A finished run's records and manifest, or one clear error: analysis reads whole grids only."""
+    from bench.errors import ResultsError
+    from bench.manifest import read_manifest
+
+    df = read_records(Path(run_dir))
+    manifest = read_manifest(Path(run_dir)) or {}
+    grid = manifest.get("grid")
+    if not isinstance(grid, dict) or "seeds" not in manifest.get("identity", {}):
+        raise ResultsError(f"'{run_dir}' was written by an older bench and does not record its grid; rerun it")
+    if df.empty or manifest.get("status") != "complete" or len(df) != grid.get("rows"):
+        raise ResultsError(f"'{run_dir}' is not finished ({len(df)} of {grid.get('rows')} rows); finish it with the "
+                           "same `bench run` command first")
+    return df, manifest
+
+
 def read_records(run_dir: Path) -> "Any":
     """The records of a finished run (records.parquet), or of its journals if unfinished (read,
     never written: reading a run does not change it)."""

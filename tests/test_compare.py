@@ -27,7 +27,8 @@ def runs(tmp_path_factory):
     return {"base": _run(tmp, "base", "--method", "base"),
             "bo2": _run(tmp, "bo2", "--method", "best-of-n", "--set", "n=2"),
             "bo4": _run(tmp, "bo4", "--method", "best-of-n", "--set", "n=4"),
-            "val": _run(tmp, "val", "--method", "base", "--suite", "shapes-val")}
+            "val": _run(tmp, "val", "--method", "base", "--suite", "shapes-val"),
+            "seed0": cli_run(tmp / "seed0", "--method", "best-of-n", "--set", "n=2", limit=1, seeds="0")}
 
 
 def test_compare_writes_a_table_and_a_pareto_plot(runs, tmp_path):
@@ -52,12 +53,12 @@ def test_compare_writes_a_table_and_a_pareto_plot(runs, tmp_path):
 
 @pytest.mark.parametrize("case, fragment", [
     ("suites", "different suites"), ("same", "same setting"), ("baseline", "no run is the baseline"),
-    ("missing", "holds no run records"),
+    ("missing", "holds no run records"), ("grids", "the runs hold different grids (seeds: [0] in"),
 ])
 def test_bad_input_is_one_line_and_exit_2(runs, tmp_path, case, fragment):
     args = {"suites": [runs["base"], runs["val"]], "same": [runs["base"], runs["base"]],
             "baseline": [runs["base"], runs["bo2"], "--baseline", "reno"],
-            "missing": [runs["base"], str(tmp_path / "nothing")]}[case]
+            "missing": [runs["base"], str(tmp_path / "nothing")], "grids": [runs["base"], runs["seed0"]]}[case]
     out = tmp_path / "cmp"
     result = CliRunner().invoke(app, ["compare", *args, "--out", str(out)])
     assert result.exit_code == 2
@@ -78,3 +79,22 @@ def test_export_merges_several_runs_with_their_settings(runs, tmp_path):
     bad = tmp_path / "bad.csv"
     result = CliRunner().invoke(app, ["export", runs["base"], runs["val"], "--output", str(bad)])
     assert result.exit_code == 2 and "different suites" in result.output and not bad.exists()
+
+
+def test_an_unfinished_run_is_refused_and_left_as_it_was(runs, tmp_path):
+    import json
+    import shutil
+    from pathlib import Path
+
+    part = tmp_path / "part"
+    shutil.copytree(runs["bo2"], part)
+    journal = part / "journal" / "rank-0.jsonl"
+    journal.write_text("".join(journal.read_text().splitlines(keepends=True)[:3]))
+    for name in ("records.parquet", "records.csv"):
+        (part / name).unlink()
+    manifest = json.loads((part / "manifest.json").read_text())
+    (part / "manifest.json").write_text(json.dumps({**manifest, "status": "running"}))
+    before = sorted(p.name for p in Path(part).iterdir())
+    result = CliRunner().invoke(app, ["compare", runs["base"], str(part), "--out", str(tmp_path / "cmp")])
+    assert result.exit_code == 2 and "is not finished (3 of 12 rows)" in result.output
+    assert sorted(p.name for p in Path(part).iterdir()) == before  # no tables written into an input
