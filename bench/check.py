@@ -115,7 +115,9 @@ def _measured_on(table: dict[str, Any], where: str) -> dict[str, Any]:
                           f"{', '.join(OPTIONAL)}")
     if not isinstance(spec.get("settings", {}), dict):
         raise ConfigError(f"{where} measured_on settings must be a table, e.g. settings = {{ n = 4 }}")
-    return spec
+    from bench.config import parse_seeds
+
+    return {**spec, "seeds": list(parse_seeds(spec["seeds"]))}  # a list, or "0-3" as on the command line
 
 
 def select(thresholds: dict[str, Any], run_dir: Path, identity: dict[str, Any],

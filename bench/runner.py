@@ -102,9 +102,10 @@ def prepare_run_dir(run_dir: Path, identity: dict[str, Any], extend: bool = Fals
     created now. Nothing is written to a refused folder."""
     created = not run_dir.exists()
     old = read_manifest(run_dir) if not created else None
-    if not created and old is None and any(run_dir.iterdir()):
+    holds_rows = any((run_dir / name).exists() for name in ("journal", "records.parquet", "records.csv"))
+    if old is None and holds_rows:
         what = "an unreadable manifest.json" if (run_dir / "manifest.json").exists() else "no manifest.json"
-        raise ResultsError(f"--out '{run_dir}' is not empty and has {what}, so it cannot be resumed safely; "
+        raise ResultsError(f"--out '{run_dir}' holds run records but {what}, so it cannot be resumed safely; "
                            "choose a new --out or delete the folder")
     if old is not None:
         if old.get("schema_version", 1) < SCHEMA_VERSION or "identity" not in old:
