@@ -33,7 +33,7 @@ h1{font-size:1.45em;margin:.2em 0}h2{font-size:1.15em;margin-top:1.8em;border-bo
 table{border-collapse:collapse;margin:.6em 0;font-variant-numeric:tabular-nums}
 table{display:block;overflow-x:auto;max-width:100%}
 th,td{border:1px solid #ddd;padding:.25em .55em;text-align:left;vertical-align:top;white-space:nowrap}
-th{background:#f4f4f4}td.num{text-align:right}
+th{background:#f4f4f4}td.num{text-align:right}th .sub{font-weight:400;font-size:.8em;color:#555}
 tr.front td:first-child{font-weight:600}.best{font-weight:700}
 nav a{margin-right:1em}img.plot{max-width:100%;height:auto}
 .grid{overflow:visible}.grid td{text-align:center;padding:.3em}
@@ -96,20 +96,21 @@ def _tasks(tab: pd.DataFrame, quality: str, df: pd.DataFrame) -> str:
 
     tasks = [c for c in tab.columns if c.startswith("task_")]
     best = {t: tab[t].max() for t in tasks}
-    first = df[df["label"] == tab["setting"].iat[0]]  # every setting holds the same grid, or the table says so
+    first = df[df["label"] == tab["setting"].iat[0]]  # compare merges runs of one grid only
 
     def counts(task: str) -> str:
         d = first[first["task"].astype(str) == task]
         return f"{units(d)} prompts · {len(d)} images"
 
-    head = ["setting", *[f"{t[5:].replace('_', ' ')} ({counts(t[5:])})" for t in tasks]]
+    head = ["setting", *[(t[5:].replace("_", " "), counts(t[5:])) for t in tasks]]
     rows = []
     for _, row in tab.iterrows():
         cells = [row["setting"]] + [(f"{row[t]:.3f}", row[t] == best[t]) for t in tasks]
         rows.append((cells, False))
     what = ("Accuracy of the GenEval decision rules" if quality == "overall" else
             f"The mean {QUALITIES[quality].header}")
-    return _table(head, rows) + f'<p class="note">{escape(what)} per task; the best per task in bold.</p>'
+    return _table(head, rows) + (f'<p class="note">{escape(what)} per task; the best per task in bold. Under each '
+                                 'task: the distinct prompts and the images its numbers rest on.</p>')
 
 
 def _amortised(am: pd.DataFrame, figures: dict[str, Path]) -> str:
@@ -273,8 +274,13 @@ def _figure(path: Path | None, alt: str) -> str:
     return f'<p><img class="plot" alt="{escape(alt)}" src="data:{mime};base64,{data}"></p>'
 
 
-def _table(head: list[str], rows: list[tuple[list[Any], bool]]) -> str:
-    out = ["<table><tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) + "</tr>"]
+def _table(head: list[Any], rows: list[tuple[list[Any], bool]]) -> str:
+    """A table; a header cell may be (title, a smaller second line)."""
+    def th(h: Any) -> str:
+        title, note = h if isinstance(h, tuple) else (h, "")
+        return f"<th>{escape(title)}" + (f"<br><span class='sub'>{escape(note)}</span>" if note else "") + "</th>"
+
+    out = ["<table><tr>" + "".join(th(h) for h in head) + "</tr>"]
     for cells, front in rows:
         tds = []
         for cell in cells:

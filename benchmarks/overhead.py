@@ -8,7 +8,8 @@ estimate least disturbed by other work on the machine):
    same grid in the same batches, both on the same generator instance. Measured per
    image, as the marginal cost between a 16-image and a 128-image grid, so that one-off
    start-up (suite, manifest, merging records) is excluded; the ratio of whole runs on the
-   128-image grid, start-up included, is printed too. Goal <= 1.03. No PNGs.
+   128-image grid, start-up included, is printed too. Goal <= 1.03. No PNGs, and no warm-up
+   batch (the bare loop has none; what the warm-up costs and buys: benchmarks/warmup.py).
 2. best-of-N batched (all N candidates in one batch) over one by one (batch size 1),
    seconds per image. Below 1 means batching pays.
 3. one ReNO iteration (method seconds per image / iterations) over one forward + backward
@@ -48,7 +49,7 @@ def harness(model, suite, seeds, batch_size, method="base", settings=None):
     """A whole `bench run` (load excepted: the runner gets the already built generator)."""
     with tempfile.TemporaryDirectory() as tmp:
         cfg = RunConfig(method=method, model=model, reward="redness", suite=str(suite), seeds=tuple(seeds),
-                        batch_size=batch_size, out=str(Path(tmp) / "R"), save_images=False,
+                        batch_size=batch_size, out=str(Path(tmp) / "R"), save_images=False, warmup=False,
                         settings=settings or {})
         start = time.perf_counter()
         df = run(cfg, progress=False).records

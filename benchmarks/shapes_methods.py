@@ -1,6 +1,6 @@
 """Base, best-of-N, ReNO and HyperNoise on the built-in world, with 95 % bootstrap intervals.
 
-    python benchmarks/shapes_methods.py [--seeds 0-3] [--limit N] [--out results/shapes-methods]
+    python benchmarks/shapes_methods.py [--seeds 0-3] [--limit N] [--out results/shapes-report]
                                         [--suite shapes-geneval] [--checkpoint PATH] [--methods base,hypernoise]
 
 Runs (or resumes) each method on shapes-geneval (or ``--suite shapes-val``, the validation
@@ -12,7 +12,9 @@ paired over the same (prompt, seed) pairs, how far each method moved the reward 
 overall score from base -- the two move together unless the method hacks the reward.
 HyperNoise uses the checkpoint shipped for the shapes model (skipped if there is none), or
 ``--checkpoint``.
-The same numbers come from `bench run --method M --seeds 0-3 --out DIR` for each method.
+The same numbers come from `bench run --method M --seeds 0-3 --out DIR` for each method; the run
+folders are named as benchmarks/shapes_report.sh names them (base, best-of-n-16, reno-10, ...), so
+after that script this one only reads its runs.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0-3")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--out", type=Path, default=Path("results/shapes-methods"))
+    parser.add_argument("--out", type=Path, default=Path("results/shapes-report"))
     parser.add_argument("--suite", default="shapes-geneval")
     parser.add_argument("--checkpoint", default="", help="hypernoise checkpoint (default: the shipped one)")
     parser.add_argument("--methods", default="", help="comma-separated method names to run (default: all)")
@@ -53,16 +55,19 @@ def main() -> None:
             settings = {"checkpoint": args.checkpoint} if args.checkpoint else {}
         label = method + "".join(f" {k}={v if k != 'checkpoint' else Path(v).parent.name}"
                                  for k, v in settings.items())
+        folder = method + "".join(f"-{v}" for k, v in settings.items() if k != "checkpoint")  # shapes_report.sh's names
+        if args.suite != "shapes-geneval" or args.limit or args.checkpoint:
+            folder = f"{args.suite}-{args.limit or 'all'}-{folder}" + (f"-{Path(args.checkpoint).parent.name}" if args.checkpoint else "")
         cfg = RunConfig(method=method, model="shapes", reward="shapes-clip", suite=args.suite,
                         seeds=parse_seeds(args.seeds), limit=args.limit, batch_size=args.batch_size,
-                        out=str(args.out / label.replace(" ", "_")), save_images=False, settings=settings)
+                        out=str(args.out / folder), save_images=False, settings=settings)
         frames.append(run(cfg, progress=True).records.assign(label=label))
 
     # The intervals and paired gains are bench compare's (bench/compare.py), with base as baseline
     tab = table(pd.concat(frames, ignore_index=True), baseline="base")
     tasks = [c for c in tab.columns if c.startswith("task_")]
     base_sec = tab["seconds"].iat[0]
-    print(f"\n{args.suite}, {tab['images'].iat[0]} images per method, shapes-clip reward, 95% CI over prompts\n")
+    print(f"\n{args.suite}, {tab['images'].iat[0]} images per method, shapes-clip reward, 95% CI over distinct prompts, within tasks\n")
     print(f"| method | reward | overall | {' | '.join(t[5:] for t in tasks)} | s / image | × base | NFE / image |")
     print("|---" * (6 + len(tasks)) + "|")
     for _, r in tab.iterrows():
@@ -71,7 +76,7 @@ def main() -> None:
               f"| {r['overall']:.3f} [{r['overall_low']:.3f}, {r['overall_high']:.3f}] | {per_task} "
               f"| {r['seconds']:.4f} | {r['seconds'] / base_sec:.2f} | {r['nfe']:g} |")
 
-    print("\nPaired with base over the same (prompt, seed) pairs, 95% CI over prompts:\n")
+    print("\nPaired with base over the same (prompt, seed) pairs, 95% CI over distinct prompts, within tasks:\n")
     print("| method | Δ reward | Δ overall | share of the best ReNO's Δ overall |")
     print("|---|---|---|---|")
     best_reno = tab.loc[tab["method"] == "reno", "d_overall"].max() if (tab["method"] == "reno").any() else 0.0
