@@ -185,7 +185,7 @@ QualityName = Enum("QualityName", {name: name for name in QUALITY_NAMES}, type=s
 @app.command()
 @cli_errors
 def compare(
-    runs: List[Path] = typer.Argument(..., help="Run folders written by bench run (one suite)."),
+    runs: List[Path] = typer.Argument(..., help="Finished run folders of one suite, on the same prompts and seeds."),
     out: Path = typer.Option(Path("results/compare"), "--out", "-o", help="Folder for the table and plots."),
     baseline: str = typer.Option("base", "--baseline", help="Setting or method the others are paired with."),
     x: Axis = typer.Option(Axis.seconds, "--x", help="Compute axis of the Pareto plot."),
@@ -198,8 +198,9 @@ def compare(
                                         help="Quality axis: overall (GenEval), t2i (T2I-CompBench), vqascore, reward, "
                                              "or auto (the first of these the runs were judged by)."),
 ) -> None:
-    """Compare runs: a table with 95 % intervals and paired gains, a Pareto plot of quality against
-    compute, the amortised cost of trained methods, and a self-contained HTML report.
+    """Compare runs: a table with 95 % intervals (over distinct prompts) and paired gains, a Pareto
+    plot of quality against compute, the amortised cost of trained methods, and a self-contained
+    HTML report.
 
     Example: bench compare results/base results/reno-10 results/hypernoise --out results/compare
     """
@@ -214,9 +215,11 @@ def compare(
 @cli_errors
 def check(
     runs: List[Path] = typer.Argument(..., help="Run folders written by bench run."),
-    thresholds: Path = typer.Option(Path("bench.toml"), "--thresholds", help="TOML with [check.<suite>.<method>] tables."),
+    thresholds: Path = typer.Option(Path("bench.toml"), "--thresholds",
+                                    help="TOML with \\[check.<suite>.<method>] tables, each with its measured_on."),
 ) -> None:
-    """Check runs against regression thresholds: exit 0 when all hold, 1 when one fails, 2 on bad input.
+    """Check finished runs against regression thresholds measured on the same grid and settings:
+    exit 0 when all hold, 1 when one fails, 2 on bad input or a run not measured like the thresholds.
 
     Example: bench check results/hypernoise --thresholds bench.toml
     """
