@@ -123,4 +123,5 @@ def evaluate_run(run_dir: Path, specs: list[str], batch_size: int = 32, device: 
         write_manifest(run_dir, {**kept, "evaluations": entries})
         if (summary := ev.summarize(records)) is not None:
             summaries[spec] = summary
+        df = records  # the next evaluator sees these columns as taken
     return summaries

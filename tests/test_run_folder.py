@@ -154,3 +154,13 @@ def test_a_torn_journal_line_loses_only_itself(tmp_path):
     df = pd.read_parquet(out / "records.parquet")
     assert len(df) == 6 and df["key"].is_unique
     assert json.loads((out / "manifest.json").read_text())["rows"] == 6
+
+
+def test_two_judges_writing_the_same_columns_are_refused(tmp_path):
+    bare = Path(cli_run(tmp_path / "bare", "--evaluator", "none", limit=1, seeds="0", images=True))
+    result = runner.invoke(app, ["evaluate", str(bare), "--evaluator", "geneval-shapes", "--evaluator", "geneval-tiny", "-q"])
+    assert result.exit_code == 2 and "writes geneval_correct" in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1
+    judged = pd.read_parquet(bare / "records.parquet")  # the first judge's columns stand, the second wrote none
+    assert judged["geneval_correct"].notna().all()
+    assert not (bare / "journal" / "eval-geneval-tiny.jsonl").exists()
