@@ -102,6 +102,8 @@ def prepare_run_dir(run_dir: Path, identity: dict[str, Any], extend: bool = Fals
     created now. Nothing is written to a refused folder."""
     created = not run_dir.exists()
     old = read_manifest(run_dir) if not created else None
+    if (run_dir / "trainer_state.safetensors").exists():
+        raise ResultsError(f"--out '{run_dir}' holds a `bench train` output, not a run; choose another --out")
     holds_rows = any((run_dir / name).exists() for name in ("journal", "records.parquet", "records.csv"))
     if old is None and holds_rows:
         what = "an unreadable manifest.json" if (run_dir / "manifest.json").exists() else "no manifest.json"

@@ -18,7 +18,7 @@ gradients.
 Each step draws its prompts and noise from a generator seeded by (seed, step, micro-batch), so
 a run resumed from its last checkpoint continues exactly as an uninterrupted run would.
 Outputs in ``out``: ``hypernoise.safetensors`` (+ ``.json``), ``trainer_state.safetensors``
-(optimiser state and step, for resuming), ``log.csv`` and ``log.png`` (loss, reward,
+(adapter weights, optimiser state and step in one atomically written file: all a resume reads), ``log.csv`` and ``log.png`` (loss, reward,
 regulariser, gradient norm), ``eval.csv`` (held-out prompts: reward of g(z) and g(ẑ), and the
 evaluators' verdicts where the prompts carry metadata).
 
@@ -140,6 +140,7 @@ def train_config(values: dict[str, Any]) -> TrainConfig:
     return TrainConfig(**typed)
 
 
+ADAPTER = "adapter/"  # prefix of the adapter's weights inside trainer_state.safetensors
 COST_UNITS = {
     "seconds": "wall-clock seconds of the training steps, each step timed on every process and counted "
                "as long as the slowest (evaluation and saving excluded)",
@@ -369,27 +370,44 @@ class Trainer:
                 "device": device_name(self.device)}
 
     def save(self) -> None:
-        ckpt.write(self.out / "hypernoise.safetensors", self.modulator.state_dict(), self.metadata())
-        state = optimizer_tensors(self.opt, self.names)
+        """The resume point, then the deliverable. ``trainer_state.safetensors`` holds everything a
+        resume needs (adapter weights, optimiser state, step, cost) in one atomic write, so it is
+        consistent by construction; ``hypernoise.safetensors`` (what `bench run` reads) follows.
+        A kill between the two leaves the deliverable one save behind; the resume rewrites it."""
+        weights = {ADAPTER + k: v.detach().to("cpu").contiguous() for k, v in self.modulator.state_dict().items()}
+        state = {**optimizer_tensors(self.opt, self.names), **weights}
         meta = {"step": str(self.step), "fingerprint": self.config.fingerprint(), "cost": json.dumps(self.cost)}
         atomic_write_bytes(self.out / "trainer_state.safetensors", save(state, metadata=meta))
+        ckpt.write(self.out / "hypernoise.safetensors", self.modulator.state_dict(), self.metadata())
 
     def resume(self) -> bool:
-        """Continue from the last checkpoint in ``out``, if there is one; refuse another run's."""
+        """Continue from the last save in ``out``, if there is one; refuse another run's."""
         state_path = self.out / "trainer_state.safetensors"
         if not state_path.is_file():
             return False
-        weights, meta = ckpt.read(self.out / "hypernoise.safetensors")
-        with safe_open(str(state_path), "pt") as f:
-            header = f.metadata()
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-        if header.get("fingerprint") != self.config.fingerprint() or meta.get("fingerprint") != header.get("fingerprint"):
+        try:
+            with safe_open(str(state_path), "pt") as f:
+                header = f.metadata() or {}
+                tensors = {k: f.get_tensor(k) for k in f.keys()}
+        except Exception as e:  # noqa: BLE001 - a damaged file is one line
+            raise ConfigError(f"{state_path} cannot be read ({e}); delete the folder to train anew") from None
+        if header.get("fingerprint") != self.config.fingerprint():
             raise ConfigError(f"{self.out} holds a hypernoise run with other settings; "
                               "use another --out, or the same settings to resume it")
+        weights = {k[len(ADAPTER):]: v for k, v in tensors.items() if k.startswith(ADAPTER)}
+        if not weights:
+            raise ConfigError(f"{state_path} was written by an older bench (no adapter weights in the trainer state); "
+                              "train into a new --out")
         self.modulator.load_state_dict(weights)
-        load_optimizer_tensors(self.opt, self.names, tensors)
+        load_optimizer_tensors(self.opt, self.names, {k: v for k, v in tensors.items() if not k.startswith(ADAPTER)})
         self.step = int(header["step"])
         self.cost = json.loads(header["cost"])
+        deliverable = self.out / "hypernoise.safetensors"
+        at = ckpt.read(deliverable)[1].get("step") if deliverable.is_file() else None
+        if at != self.step and self.dist.rank == 0:  # a save was cut between its two files
+            log.warning("%s was from step %s, the trainer state from step %d (a save was interrupted); "
+                        "rewriting it from the trainer state", deliverable, at, self.step)
+            ckpt.write(deliverable, self.modulator.state_dict(), self.metadata())
         return True
 
     # -- the loop ------------------------------------------------------------------------------
@@ -399,8 +417,13 @@ class Trainer:
 
         main = self.dist.rank == 0
         try:
+            if any((self.out / name).exists() for name in ("manifest.json", "journal", "records.parquet")):
+                raise ConfigError(f"--out '{self.out}' holds a `bench run` run, not a training; choose another --out")
             if main:
-                self.out.mkdir(parents=True, exist_ok=True)
+                try:
+                    self.out.mkdir(parents=True, exist_ok=True)
+                except OSError as e:
+                    raise ConfigError(f"cannot write to --out '{self.out}' ({e.strerror or e}); choose a writable folder") from None
             self.dist.barrier()
             resumed = self.resume()
             if resumed and main:
@@ -422,10 +445,10 @@ class Trainer:
                         eval_rows.append(ev)
                 if self.step % self.config.save_every == 0 or last:
                     self._check_in_sync()
-                    if main:
-                        self.save()
+                    if main:  # the logs first: a resume reads them up to the step it resumes from
                         _write_csv(self.out / "log.csv", LOG_FIELDS, log_rows)
                         _write_csv(self.out / "eval.csv", EVAL_FIELDS, eval_rows)
+                        self.save()
                     self.dist.barrier()
             bar.close()
             if main:

@@ -283,3 +283,45 @@ def test_fused_modulator_equals_the_adapter_and_leaves_g_exact(model):
     assert f_adapter.abs().max() > 0
     assert torch.allclose(f_fused, f_adapter, atol=1e-4, rtol=1e-3)
     assert torch.equal(before, after)  # the network's own weights were swapped back, not changed
+
+
+@pytest.mark.parametrize("stale", ["deliverable", "missing"])
+def test_a_save_cut_between_its_two_files_resumes_exactly(tmp_path, prompt_file, stale):
+    """A kill after the trainer state is written and before hypernoise.safetensors is: the
+    deliverable is one save behind (or absent). The resume reads the trainer state alone, says
+    so, rewrites the deliverable, and ends where an uninterrupted run ends."""
+    import shutil
+
+    clean = Trainer(_config(tmp_path, prompt_file, out=str(tmp_path / "clean"), steps=6))
+    clean.run()
+    cut = tmp_path / "cut"
+    Trainer(_config(tmp_path, prompt_file, out=str(cut), steps=2)).run()
+    shutil.copy(cut / "hypernoise.safetensors", tmp_path / "step2.safetensors")
+    Trainer(_config(tmp_path, prompt_file, out=str(cut), steps=4)).run()
+    if stale == "deliverable":
+        shutil.copy(tmp_path / "step2.safetensors", cut / "hypernoise.safetensors")  # step 2 beside a step-4 state
+    else:
+        (cut / "hypernoise.safetensors").unlink()
+    resumed = Trainer(_config(tmp_path, prompt_file, out=str(cut), steps=4))
+    assert resumed.resume() and resumed.step == 4
+    assert ckpt.read(cut / "hypernoise.safetensors")[1]["step"] == 4  # rewritten from the trainer state
+    final = Trainer(_config(tmp_path, prompt_file, out=str(cut), steps=6))
+    final.run()
+    a, b = clean.modulator.state_dict(), final.modulator.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_train_and_run_do_not_share_a_folder(tmp_path, prompt_file):
+    out = tmp_path / "t"
+    args = ["--model", "sd-turbo-tiny", "--reward", "redness", "-q"]
+    result = CliRunner().invoke(app, ["train", *args, "--prompts", prompt_file, "--eval-prompts", "", "--steps", "1",
+                                      "--batch-size", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, ["run", *args, "--suite", prompt_file, "--seeds", "0", "--out", str(out)])
+    assert result.exit_code == 2 and "holds a `bench train` output" in result.output
+    run = tmp_path / "r"
+    assert CliRunner().invoke(app, ["run", *args, "--suite", prompt_file, "--seeds", "0", "--out", str(run)]).exit_code == 0
+    before = sorted(p.name for p in run.iterdir())
+    result = CliRunner().invoke(app, ["train", *args, "--prompts", prompt_file, "--steps", "1", "--out", str(run)])
+    assert result.exit_code == 2 and "holds a `bench run` run" in result.output
+    assert sorted(p.name for p in run.iterdir()) == before
