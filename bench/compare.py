@@ -12,6 +12,9 @@ task (bench.stats: a text's seeds and repeats together); paired differences use 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -189,12 +192,13 @@ def compare(paths: list[Path], out: Path, baseline: str | None = "base", x: str 
             n_boot: int = 1000, report: bool = True, published: str = "auto", per_task: int = 4,
             quality: str = "auto") -> dict[str, Path]:
     """Merge the runs and write to ``out``: table.csv, table.md, pareto.png/.svg, and where a
-    setting was trained, amortised.csv/.png; with ``report``, report.html. ``published``: a
-    model whose published results to show (bench.published), "auto" for the runs' own model
-    when it has any, "none" for none. ``quality``: the quality axis (bench.quality)."""
+    setting was trained, amortised.csv/.png; with ``report``, report.html; and comparison.json
+    listing them. ``out`` is replaced as a whole (a folder holding anything but an earlier
+    comparison is refused). ``published``: a model whose published results to show
+    (bench.published), "auto" for the runs' own model when it has any, "none" for none.
+    ``quality``: the quality axis (bench.quality)."""
     from bench import published as pub
-    from bench.amortise import amortised, amortised_plot, training_cost
-    from bench.plots import pareto_plot
+    from bench.amortise import training_cost
     from bench.records import atomic_write_text
 
     df = load_runs(paths)
@@ -208,7 +212,78 @@ def compare(paths: list[Path], out: Path, baseline: str | None = "base", x: str 
     models = sorted(df["model"].astype(str).unique())
     model_pub = pub.match(models) if published == "auto" else (None if published == "none" else published)
     points = pub.points(model_pub) if model_pub else None  # unknown name: one clear error before anything is written
-    out.mkdir(parents=True, exist_ok=True)
+    final, out = out, _stage(out)  # everything is written into a staging folder, then swapped in whole
+    try:
+        written = _write(out, df, tab, quality, x, costs, models, model_pub, points, report, per_task)
+        atomic_write_text(out / MARKER, json.dumps({"runs": [str(p) for p in paths], "files": sorted(written),
+                                                    "quality": quality, "x": x}, indent=2) + "\n")
+        _publish(out, final)
+    finally:
+        if out.exists():
+            shutil.rmtree(out, ignore_errors=True)
+    return {name: final / path.name for name, path in written.items()}
+
+
+MARKER = "comparison.json"  # what marks a folder as bench compare's (and lists its files)
+
+
+def _stage(out: Path) -> Path:
+    """A fresh staging folder beside ``out``; refuses an ``out`` that holds something else."""
+    if out.exists() and not out.is_dir():
+        raise ResultsError(f"--out '{out}' is a file; give a folder for the comparison")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise ResultsError(f"--out '{out}' holds files that are not a bench comparison; choose a new or empty folder")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        for leftover in out.parent.glob(f".{out.name}.*-compare"):  # of a comparison killed mid-way
+            if not _alive(leftover.name.split(".")[-2]):
+                shutil.rmtree(leftover, ignore_errors=True)
+        return _tempdir(out)
+    except OSError as e:
+        raise ResultsError(f"cannot write to --out '{out}' ({e.strerror or e}); choose a writable folder") from None
+
+
+def _tempdir(out: Path) -> Path:
+    """A hidden folder beside ``out`` named for this process, with a plain folder's permissions."""
+    path = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix="-compare", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod(0o777 & ~umask)
+    return path
+
+
+def _alive(pid: str) -> bool:
+    """Whether the process that made a staging folder still runs (so its folder is in use)."""
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _publish(stage: Path, out: Path) -> None:
+    """Swap the finished staging folder in for ``out``: the old comparison goes as a whole, so no
+    stale file of it stays beside the new one; a kill leaves the old comparison or the new, or
+    (between the two renames) none, never a mixture."""
+    old = None
+    if out.exists():
+        old = _tempdir(out)
+        os.replace(out, old / "previous")
+    os.replace(stage, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write(out: Path, df: pd.DataFrame, tab: pd.DataFrame, quality: str, x: str, costs: dict[str, Any],
+           models: list[str], model_pub: str | None, points: Any, report: bool, per_task: int) -> dict[str, Path]:
+    """The comparison's files in ``out``: name -> path."""
+    from bench import published as pub
+    from bench.amortise import amortised, amortised_plot
+    from bench.plots import pareto_plot
+    from bench.records import atomic_write_text
+
     written = {}
     atomic_write_text(out / "table.csv", tab.to_csv(index=False))
     atomic_write_text(out / "table.md", markdown(tab, quality))

@@ -98,3 +98,41 @@ def test_an_unfinished_run_is_refused_and_left_as_it_was(runs, tmp_path):
     result = CliRunner().invoke(app, ["compare", runs["base"], str(part), "--out", str(tmp_path / "cmp")])
     assert result.exit_code == 2 and "is not finished (3 of 12 rows)" in result.output
     assert sorted(p.name for p in Path(part).iterdir()) == before  # no tables written into an input
+
+
+def test_a_comparison_replaces_the_previous_one_whole(runs, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    import bench.report
+
+    out = tmp_path / "cmp"
+    first = CliRunner().invoke(app, ["compare", runs["base"], runs["bo2"], runs["bo4"], "--out", str(out)])
+    assert first.exit_code == 0, first.output
+    (out / "amortised.csv").write_text("stale\n")  # a file an earlier comparison wrote, this one does not
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("killed while writing the report")
+
+    monkeypatch.setattr(bench.report, "write_report", broken)
+    failed = CliRunner().invoke(app, ["compare", runs["base"], runs["bo2"], "--out", str(out)])
+    assert failed.exit_code == 1
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # the old comparison, untouched
+    assert [p.name for p in tmp_path.iterdir()] == ["cmp"]  # no staging folder left behind
+    monkeypatch.undo()
+    again = CliRunner().invoke(app, ["compare", runs["base"], runs["bo2"], "--out", str(out)])
+    assert again.exit_code == 0, again.output
+    names = sorted(p.name for p in out.iterdir())
+    assert "amortised.csv" not in names and "report.html" in names and "comparison.json" in names
+    assert len(pd.read_csv(out / "table.csv")) == 2
+
+
+def test_compare_refuses_a_folder_that_is_not_a_comparison(runs, tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("my notes\n")
+    result = CliRunner().invoke(app, ["compare", runs["base"], runs["bo2"], "--out", str(out)])
+    assert result.exit_code == 2 and "not a bench comparison" in result.output
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    result = CliRunner().invoke(app, ["compare", runs["base"], runs["bo2"], "--out", str(out / "notes.txt")])
+    assert result.exit_code == 2 and "is a file" in result.output and len(result.output.strip().splitlines()) == 1
