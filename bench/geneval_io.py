@@ -144,14 +144,28 @@ def export_t2i_compbench(run_dir: Path, out: Path) -> int:
     ``out/samples/<prompt>_<k:06d>.png``, k counting up over prompts (in the suite's order) and,
     within a prompt, its seeds; the scripts take the prompt from the name before the first '_'."""
     df, _, seeds = _t2i_run(run_dir, "export one made with --suite t2i-compbench[-<category>]")
-    bad = df[df["prompt"].str.contains("_")]
-    if not bad.empty:
-        raise ResultsError(f"prompt '{bad['prompt'].iat[0]}' holds '_', which the benchmark's file names cannot carry")
+    names = [f"{prompt}_{k:06d}.png" for prompt, k in zip(df["prompt"], t2i_index(df, seeds))]
+    for prompt, name in zip(df["prompt"], names):  # every name checked before anything is written
+        _check_file_name(prompt, name, out / "samples")  # (k is unique, so no two names meet, in any case)
     _check_export(df, run_dir, out, "T2I-CompBench")
     (out / "samples").mkdir(parents=True, exist_ok=True)
-    for (_, row), k in zip(df.iterrows(), t2i_index(df, seeds)):
-        shutil.copyfile(Path(run_dir) / row["image_path"], out / "samples" / f"{row['prompt']}_{k:06d}.png")
+    for (_, row), name in zip(df.iterrows(), names):
+        shutil.copyfile(Path(run_dir) / row["image_path"], out / "samples" / name)
     return len(df)
+
+
+def _check_file_name(prompt: str, name: str, folder: Path) -> None:
+    """A prompt the benchmark's ``<prompt>_<k>.png`` naming can carry, and a file that stays in
+    ``folder``; else one clear error (the file name must be the prompt, so it cannot be altered)."""
+    why = ("holds '_', which the benchmark reads as the end of the prompt" if "_" in prompt else
+           "holds a path separator" if "/" in prompt or "\\" in prompt else
+           "holds a control character" if any(ord(c) < 32 or ord(c) == 127 for c in prompt) else
+           "starts with '.'" if prompt.startswith(".") else
+           "is too long for a file name" if len(name.encode()) > 255 else "")
+    if not why and (folder / name).resolve().parent != folder.resolve():
+        why = "does not name a file inside --output"
+    if why:
+        raise ResultsError(f"prompt {prompt[:80]!r} {why}; it cannot be exported under T2I-CompBench's file names")
 
 
 def t2i_index(df: pd.DataFrame, seeds: list[int]) -> list[int]:

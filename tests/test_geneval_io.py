@@ -80,3 +80,23 @@ def test_export_needs_the_images(tmp_path):
                   "--evaluator", "none", limit=1, seeds="0")
     result = CliRunner().invoke(app, ["export", run, "--format", "geneval", "--output", str(tmp_path / "o")])
     assert result.exit_code == 2 and "rerun it without --no-images" in result.output
+
+
+@pytest.mark.parametrize("prompt, fragment", [
+    ("../../x/TRAVERSED", "holds a path separator"), ("a cat/a dog", "holds a path separator"),
+    ("..", "starts with '.'"), ("a red car " * 30, "too long for a file name"),
+])
+def test_t2i_export_writes_nothing_outside_output(tmp_path, prompt, fragment):
+    """T2I-CompBench's file names are the prompts: a prompt that is not a plain file name is
+    refused before anything is written, inside --output or outside it."""
+    suite = tmp_path / "in" / "t2i-compbench-mine.txt"
+    suite.parent.mkdir()
+    suite.write_text(f"a red car\n{prompt}\n")
+    run = cli_run(tmp_path / "runs" / "r", "--model", "sd-turbo-tiny", "--reward", "redness", "--suite", str(suite),
+                  "--evaluator", "none", limit=2, seeds="0", images=True)
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    out = tmp_path / "deep" / "er" / "layout"
+    result = CliRunner().invoke(app, ["export", run, "--format", "t2i-compbench", "--output", str(out)])
+    assert result.exit_code == 2 and fragment in result.output and len(result.output.strip().splitlines()) == 1
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before  # not a file more, anywhere
+
