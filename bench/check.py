@@ -156,6 +156,8 @@ def check_run(run_dir: Path, thresholds: dict[str, Any], source: str = "bench.to
                               f"e.g. {name} = {{ min = 0.5 }}")
         value = metric(df, name)
         for rule, limit in rules.items():
+            if isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit != limit:
+                raise ConfigError(f"{where} {name}.{rule} must be a number, got {limit!r}")
             limit = float(limit)
             if rule == "max_drop":
                 if baseline is None:

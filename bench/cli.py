@@ -228,6 +228,8 @@ def check(
     from bench.errors import ConfigError
 
     table = read_toml(thresholds, flag="--thresholds").get("check")
+    if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+        table = None
     if not table:
         raise ConfigError(f"{thresholds} has no [check.<suite>.<method>] tables; add the thresholds to check")
     outcomes = [o for run in runs for o in check_run(run, table, source=str(thresholds))]
@@ -341,8 +343,23 @@ def list_(kind: Optional[ListKind] = typer.Argument(None, help="What to list (de
             typer.echo(f"  {name.ljust(width)}  {doc}")
 
 
+# click's usage error (bad flag values, unknown commands or options), as typer ships it
+_UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
 def main() -> None:
-    app()
+    """The console script: usage errors are one line on stderr and exit 2, like every user error."""
+    try:
+        code = app(standalone_mode=False)
+    except _UsageError as e:
+        if type(e).__name__ == "NoArgsIsHelpError":  # `bench` or `bench run` alone: the help
+            typer.echo(e.format_message())
+            sys.exit(0)
+        command = e.ctx.command_path if e.ctx is not None else "bench"
+        message = " ".join(e.format_message().split()).rstrip(".")
+        typer.echo(f"error: {message}; see `{command} -h`", err=True)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

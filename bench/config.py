@@ -11,6 +11,7 @@ from typing import Any
 from bench.errors import ConfigError
 
 DEFAULT_CONFIG = Path("bench.toml")
+MAX_SEED = 2**63 - 1  # seeds are stored as int64
 RUN_KEYS = {"method", "model", "reward", "suite", "seeds", "limit", "batch_size", "out", "device",
             "dtype", "save_images", "evaluators", "warmup"}
 
@@ -45,8 +46,10 @@ class RunConfig:
 def parse_seeds(text: str | list[int] | tuple[int, ...]) -> tuple[int, ...]:
     """``0,1,2`` or ``0-3`` (inclusive) or a mix; a list from bench.toml passes through."""
     if isinstance(text, (list, tuple)):
-        if not all(isinstance(s, int) and s >= 0 for s in text):
-            raise ConfigError(f"seeds {list(text)!r} must be non-negative integers")
+        if not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in text):
+            raise ConfigError(f"seeds {list(text)!r} must be integers from 0 to 2^63 - 1")
+        if len(set(text)) != len(text):
+            raise ConfigError(f"seeds {list(text)!r} repeat a seed; each seed may appear once")
         return tuple(text)
     seeds: list[int] = []
     for part in str(text).split(","):
@@ -56,6 +59,8 @@ def parse_seeds(text: str | list[int] | tuple[int, ...]) -> tuple[int, ...]:
             raise ConfigError(f"--seeds '{text}' is not a list of non-negative integers; "
                               "use e.g. --seeds 0,1,2,3 or --seeds 0-3")
         lo, hi = int(m[1]), int(m[2] if m[2] is not None else m[1])
+        if hi > MAX_SEED:
+            raise ConfigError(f"--seeds '{text}' holds a seed above {MAX_SEED} (2^63 - 1); use smaller seeds")
         seeds.extend(range(lo, hi + 1))
     if len(set(seeds)) != len(seeds):
         raise ConfigError(f"--seeds '{text}' repeats a seed; each seed may appear once")
@@ -111,8 +116,9 @@ def build_config(toml: dict[str, Any], flags: dict[str, Any], sets: list[str],
     """Merge bench.toml [run], [methods.<name>] (and its per-model [methods.<name>.models.<model>])
     and [models.<name>] with CLI flags (flags win)."""
     run = toml.get("run", {})
-    if not isinstance(run, dict):
-        raise ConfigError("bench.toml: [run] must be a table")
+    for table in ("run", "methods", "models"):
+        if not isinstance(toml.get(table, {}), dict):
+            raise ConfigError(f"bench.toml: {table} must be a table ([{table}] ...), got {toml[table]!r}")
     unknown = sorted(set(run) - RUN_KEYS)
     if unknown:
         raise ConfigError(f"bench.toml: unknown key '{unknown[0]}' in [run]; known keys: {', '.join(sorted(RUN_KEYS))}")
@@ -133,6 +139,8 @@ def build_config(toml: dict[str, Any], flags: dict[str, Any], sets: list[str],
     for key in ("method", "model", "reward", "suite", "device", "dtype"):
         if not isinstance(values[key], str) or not values[key]:
             raise ConfigError(f"{key} must be a non-empty string, got {values[key]!r}")
+    if values["out"] is not None and (not isinstance(values["out"], str) or not values["out"]):
+        raise ConfigError(f"out must be a folder path (a string), got {values['out']!r}")
     method_table = toml.get("methods", {}).get(values["method"], {})
     if not isinstance(method_table, dict):
         raise ConfigError(f"bench.toml: [methods.{values['method']}] must be a table of settings")

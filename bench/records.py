@@ -178,7 +178,11 @@ def read_records(run_dir: Path) -> "Any":
     from bench.errors import ResultsError
 
     if (run_dir / "records.parquet").exists():
-        df = pd.read_parquet(run_dir / "records.parquet")
+        try:
+            df = pd.read_parquet(run_dir / "records.parquet")
+        except Exception as e:  # noqa: BLE001 - any damage is one line
+            raise ResultsError(f"'{run_dir}/records.parquet' cannot be read ({type(e).__name__}); delete it and rerun "
+                               "the run's `bench run` command, which rebuilds it from the journal") from None
         for col in df.columns[df.dtypes == object]:  # list cells come back as arrays: make them lists
             df[col] = df[col].map(lambda v: v.tolist() if hasattr(v, "tolist") and not isinstance(v, str) else v)
         return df

@@ -78,6 +78,15 @@ def check_device(device: str) -> torch.device:
 GRID_KEYS = ("suite", "suite_sha256", "seeds", "limit", "evaluators")
 
 
+def hardware(device: torch.device) -> dict[str, Any]:
+    """What, besides the settings, changes a run's numbers: the device kind and, on a CPU, the
+    thread count (ReNO's images differ by up to 2e-4 between 1 and 2 threads), on a GPU its model.
+    A folder resumes only on the same, so that its rows are never a mixture."""
+    if device.type == "cpu":
+        return {"device": "cpu", "threads": torch.get_num_threads()}
+    return {"device": device.type, "name": device_name(device)}
+
+
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """'key: <old> there, <new> here' for every key whose value differs."""
     def show(key: str, value: Any) -> str:
@@ -114,10 +123,16 @@ def prepare_run_dir(run_dir: Path, identity: dict[str, Any], extend: bool = Fals
             raise ResultsError(f"--out '{run_dir}' was written by an older bench (records schema "
                                f"{old.get('schema_version', 1)}, now {SCHEMA_VERSION}); choose a new --out")
         before = old["identity"]
-        setting = {k: v for k, v in identity.items() if k not in GRID_KEYS}
+        setting = {k: v for k, v in identity.items() if k not in GRID_KEYS and k != "hardware"}
         if any(before.get(k) != v for k, v in setting.items()):
             raise ResultsError(f"--out '{run_dir}' holds another run ({'; '.join(_differences(before, setting))}); "
                                "choose a new --out or delete the folder")
+        if before.get("hardware") != identity["hardware"]:
+            was, now = before.get("hardware") or {}, identity["hardware"]
+            fix = (f"resume it with OMP_NUM_THREADS={was['threads']}" if was.get("device") == now["device"] == "cpu"
+                   else "resume it on the hardware it started on")
+            raise ResultsError(f"--out '{run_dir}' was run on other hardware ({_differences(was, now)[0]}), whose numbers "
+                               f"differ in the last digits; {fix}, or choose a new --out")
         grid = {k: identity[k] for k in GRID_KEYS}
         diff = _differences(before, grid)
         if diff and not (extend and _extends(before, grid)):
@@ -198,7 +213,7 @@ def run(config: RunConfig, progress: bool = True) -> RunResult:
         setting = {"method": config.method, "settings": settings, "model": config.model,
                    "model_options": config.model_options, "reward": config.reward, "suite": suite.name,
                    "suite_sha256": suite.sha256, "dtype": config.dtype}
-        identity = {**setting, **grid.identity()}
+        identity = {**setting, **grid.identity(), "hardware": hardware(device)}
         created = prepare_run_dir(run_dir, identity, extend=config.extend)
         old_manifest = read_manifest(run_dir) or {}
         grid_cells_all = grid_cells(suite.prompts, config.limit, grid.seeds)

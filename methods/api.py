@@ -23,6 +23,7 @@ Third-party packages register methods the same way and expose the module through
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -60,21 +61,38 @@ method = methods.register
 
 
 def coerce_setting(owner: str, key: str, value: Any, default: Any) -> Any:
-    """A ``--set`` string typed like its default (bool words, int, float); other values as given.
-    ``owner`` names whose setting it is in the error, e.g. "method 'reno'"."""
-    if not isinstance(value, str) or isinstance(default, str) or default is None:
+    """A setting typed like its default: a ``--set`` string is parsed (bool words, int, float), a
+    bench.toml value is checked (an int where an int is expected, true/false for a bool), and a
+    number must be finite. ``owner`` names whose setting it is in the error, e.g. "method 'reno'"."""
+    if default is None or isinstance(default, str):
         return value
     kind = type(default)
-    try:
-        if kind is bool:
-            if value.lower() in {"1", "true", "yes", "on"}:
-                return True
-            if value.lower() in {"0", "false", "no", "off"}:
-                return False
-            raise ValueError(value)
-        return kind(value)
-    except ValueError:
-        raise ConfigError(f"setting {key}={value!r} of {owner} is not a {kind.__name__}") from None
+    bad = ConfigError(f"setting {key}={value!r} of {owner} is not {_KIND.get(kind, 'a ' + kind.__name__)}")
+    if isinstance(value, str):
+        try:
+            if kind is bool:
+                if value.lower() in {"1", "true", "yes", "on"}:
+                    return True
+                if value.lower() in {"0", "false", "no", "off"}:
+                    return False
+                raise ValueError(value)
+            value = kind(value)
+        except (ValueError, OverflowError):
+            raise bad from None
+    elif kind is bool and not isinstance(value, bool):
+        raise bad
+    elif kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise bad
+    elif kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise bad
+    if kind is float:
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(f"setting {key}={value!r} of {owner} is not a finite number")
+    return value
+
+
+_KIND = {bool: "true or false", int: "an integer", float: "a number"}
 
 
 def method_settings(name: str, settings: dict[str, Any], model: str | None = None) -> dict[str, Any]:

@@ -59,6 +59,7 @@ def reno(iterations: int = 50, lr: float = 5.0, momentum: float = 0.9,
         has_buf = torch.zeros(rows, dtype=torch.bool, device=z.device)
         best_loss = torch.full((rows,), float("inf"))
         best_images: list[torch.Tensor | None] = [None] * rows
+        first_images = None
         initial = torch.zeros(rows)
         skipped = torch.zeros(rows, dtype=torch.long)
 
@@ -72,6 +73,7 @@ def reno(iterations: int = 50, lr: float = 5.0, momentum: float = 0.9,
                 current = reward_loss.detach().cpu()
                 if it == 0:
                     initial = -current
+                    first_images = images.detach().clone()
                 better = current < best_loss
                 for i in torch.nonzero(better).flatten().tolist():
                     best_loss[i] = current[i]
@@ -97,10 +99,16 @@ def reno(iterations: int = 50, lr: float = 5.0, momentum: float = 0.9,
                 has_buf |= finite
                 skipped += (~finite).cpu().long()
 
-        return [
-            Sample(image=best_images[i], reward=float(-best_loss[i]), reward_initial=float(initial[i]),
-                   extras={"skipped_steps": int(skipped[i])})
-            for i in range(rows)
-        ]
+        samples = []
+        for i in range(rows):
+            extras: dict = {"skipped_steps": int(skipped[i])}
+            if best_images[i] is None:  # the reward was never finite: the row failed, say why
+                extras["failure"] = "the reward was not finite at any iteration; the initial image is kept"
+                samples.append(Sample(image=first_images[i], reward=float("nan"), reward_initial=float(initial[i]),
+                                      extras=extras))
+            else:
+                samples.append(Sample(image=best_images[i], reward=float(-best_loss[i]),
+                                      reward_initial=float(initial[i]), extras=extras))
+        return samples
 
     return run

@@ -15,6 +15,7 @@ A weighted sum of rewards is a reward; ``--reward "5*hpsv2.1+imagereward-1.0"`` 
 from __future__ import annotations
 
 import abc
+import math
 import re
 from typing import Callable
 
@@ -87,9 +88,12 @@ def load_reward(spec: str, device: str | torch.device = "cpu") -> Reward:
         if not m:
             raise ConfigError(f"cannot read reward term '{part.strip()}' in --reward '{spec}'; "
                               "write NAME or WEIGHT*NAME joined by '+', e.g. 5*hpsv2.1+imagereward-1.0")
+        weight = float(m["w"]) if m["w"] else 1.0
+        if not math.isfinite(weight):
+            raise ConfigError(f"reward weight {m['w']} in --reward '{spec}' is not a finite number; use e.g. 5*hpsv2.1")
         factory = rewards.get(m["name"]).factory
         module = factory(device=device)
-        terms.append((float(m["w"]) if m["w"] else 1.0, module))
+        terms.append((weight, module))
     if len(terms) == 1 and terms[0][0] == 1.0:
         return terms[0][1]
     return WeightedSum(terms)

@@ -30,6 +30,10 @@ def attach(generator: Any, path: ckpt.Path, fuse: bool = True) -> tuple[Modulato
         raise BenchError(f"hypernoise checkpoint {path} was trained for model '{want.get('name')}' "
                          f"revision {want.get('revision')}, not '{generator.name}' revision {info.revision}; "
                          "train one for this model with `bench train --method hypernoise`")
+    broken = [k for k, v in weights.items() if not torch.isfinite(v).all()]
+    if broken:
+        raise BenchError(f"hypernoise checkpoint {path} holds non-finite weights ({broken[0]}); "
+                         "its training diverged: train again with a lower lr")
     modulator = build(generator, meta["modulator"])
     modulator.load_state_dict(weights)
     modulator.requires_grad_(False)

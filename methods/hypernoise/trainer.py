@@ -47,7 +47,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save
 
-from bench.errors import ConfigError
+from bench.errors import BenchError, ConfigError
 from bench.manifest import device_name
 from bench.records import atomic_write_bytes
 from methods.api import coerce_setting
@@ -56,6 +56,10 @@ from methods.hypernoise.modulator import build
 from methods.hypernoise.objective import practical_loss, regulariser
 
 log = logging.getLogger(__name__)
+
+
+class TrainingError(BenchError):
+    """A training that cannot go on (it diverged); one line, exit 2, the last good save kept."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,7 @@ def train_config(values: dict[str, Any]) -> TrainConfig:
     return TrainConfig(**typed)
 
 
+MAX_SKIPS_IN_A_ROW = 10  # non-finite steps in a row that stop the training
 ADAPTER = "adapter/"  # prefix of the adapter's weights inside trainer_state.safetensors
 COST_UNITS = {
     "seconds": "wall-clock seconds of the training steps, each step timed on every process and counted "
@@ -237,6 +242,7 @@ class Trainer:
         else:
             self.opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
         self.step = 0
+        self.skips_in_a_row = 0
         # seconds: wall-clock of the training steps (each step as long as its slowest process);
         # device_seconds: the processes' step times summed (COST_UNITS, written with the checkpoint)
         self.cost = {"seconds": 0.0, "device_seconds": 0.0, "nfe": 0, "reward_forward": 0, "reward_backward": 0,
@@ -281,12 +287,21 @@ class Trainer:
         if skip:
             self.opt.zero_grad(set_to_none=True)
             self.cost["skipped_steps"] = self.cost.get("skipped_steps", 0) + 1
+            self.skips_in_a_row += 1
             log.warning("step %d: non-finite gradient or loss, step skipped (%d so far)",
                         self.step + 1, self.cost["skipped_steps"])
+            if self.skips_in_a_row >= MAX_SKIPS_IN_A_ROW:
+                raise TrainingError(f"the loss or gradient was not finite for {MAX_SKIPS_IN_A_ROW} steps in a row "
+                                    f"(steps {self.step + 2 - MAX_SKIPS_IN_A_ROW}-{self.step + 1}); nothing was saved "
+                                    "since the last good save: check the reward, or lower lr")
         else:
+            self.skips_in_a_row = 0
             for group in self.opt.param_groups:
                 group["lr"] = lr
             self.opt.step()
+            if not all(torch.isfinite(p).all() for p in self.modulator.parameters()):
+                raise TrainingError(f"the adapter's weights became non-finite at step {self.step + 1} (lr {lr:g}); "
+                                    "nothing was saved since the last good save: lower lr")
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         images_done = config.batch_size * config.accumulation

@@ -96,7 +96,7 @@ def test_non_finite_steps_are_skipped_and_counted(toy):
 def test_bad_settings_are_one_line_errors():
     with pytest.raises(ConfigError, match="iterations >= 1"):
         load_method("reno", {"iterations": "0"})
-    with pytest.raises(ConfigError, match="is not a int"):
+    with pytest.raises(ConfigError, match="is not an integer"):
         load_method("reno", {"iterations": "many"})
     with pytest.raises(ConfigError, match="has no setting 'step'"):
         load_method("reno", {"step": "3"})
