@@ -350,7 +350,7 @@ _UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "Usage
 def main() -> None:
     """The console script: usage errors are one line on stderr and exit 2, like every user error."""
     try:
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="bench")
     except _UsageError as e:
         if type(e).__name__ == "NoArgsIsHelpError":  # `bench` or `bench run` alone: the help
             typer.echo(e.format_message())
