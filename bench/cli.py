@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import sys
@@ -35,6 +36,12 @@ def cli_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             if _debug:
                 raise
             typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
+        except OSError as e:
+            if _debug or e.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            typer.echo(f"error: no space left on the disk ({e.strerror}); nothing half-written was kept: "
+                       "free some space and rerun the same command, which resumes", err=True)
             raise typer.Exit(2) from None
 
     return wrapper

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from bench.errors import ResultsError
+from bench.lock import hold
 from bench.manifest import read_manifest, write_manifest
 from bench.records import Journal, read_finished, read_journals, read_records, with_evaluations, write_records
 
@@ -67,8 +68,6 @@ def evaluate_run(run_dir: Path, specs: list[str], batch_size: int = 32, device: 
                  progress: bool = True) -> dict[str, Any]:
     """Judge every image of ``run_dir`` with each evaluator of ``specs`` (resuming where an
     evaluation stopped); returns the evaluators' summaries of the updated records."""
-    from tqdm.auto import tqdm
-
     from bench.evaluators import load_evaluator
     from bench.runner import check_device
 
@@ -87,41 +86,50 @@ def evaluate_run(run_dir: Path, specs: list[str], batch_size: int = 32, device: 
         ev.prepare(list(prompts.values()))
 
     summaries = {}
-    for spec, ev in evaluators:
-        journal = Journal(run_dir, 0, name=journal_name(spec))
-        done = {r["key"] for r in read_journals(run_dir, journal.path.name)}
-        todo = df[~df["key"].isin(done)]
-        theirs = {c for r in read_journals(run_dir, journal.path.name) for c in r} - {"key"}
-        taken = set(df.columns) - theirs  # columns the run or another evaluation wrote
-        bar = tqdm(total=len(df), initial=len(df) - len(todo), unit="img", desc=spec,
-                   disable=not progress, dynamic_ncols=True)
-        start = time.perf_counter()
-        for begin in range(0, len(todo), batch_size):
-            chunk = todo.iloc[begin:begin + batch_size]
-            images = torch.stack([load_png(run_dir / p) for p in chunk["image_path"]]).to(dev)
-            with torch.no_grad():
-                verdicts = ev.evaluate(images, [prompts[str(p)] for p in chunk["prompt_id"]])
-            clash = sorted({c for v in verdicts for c in v} & taken)
-            if clash:
-                raise ResultsError(f"evaluator {spec} writes {', '.join(clash)}, which '{run_dir}' holds already "
-                                   "from another judge; evaluate a copy of the run instead")
-            journal.append({"key": key, **v} for key, v in zip(chunk["key"], verdicts))
-            bar.update(len(chunk))
-        bar.close()
-        seconds = time.perf_counter() - start
-        # the run's table (in grid order) with every evaluation's columns, this one's refreshed
-        ours = {c for r in read_journals(run_dir, journal.path.name) for c in r} - {"key"}
-        records = with_evaluations(read_records(run_dir).drop(columns=sorted(ours & set(df.columns))), run_dir)
-        write_records(run_dir, records)
-        fresh = read_manifest(run_dir) or manifest
-        entries = [e for e in fresh.get("evaluations", []) if e.get("name") != spec]
-        previous = next((e for e in fresh.get("evaluations", []) if e.get("name") == spec), {})
-        entries.append({"name": spec, "provenance": getattr(ev, "provenance", None) or {"name": ev.name},
-                        "rows": len(records), "seconds": previous.get("seconds", 0.0) + seconds,
-                        "journal": f"journal/{journal.path.name}"})
-        kept = {k: v for k, v in fresh.items() if k not in {"schema_version", "written_at"}}
-        write_manifest(run_dir, {**kept, "evaluations": entries})
-        if (summary := ev.summarize(records)) is not None:
-            summaries[spec] = summary
-        df = records  # the next evaluator sees these columns as taken
+    with hold(run_dir, "the run"):
+        for spec, ev in evaluators:
+            df = _evaluate_one(run_dir, spec, ev, df, prompts, batch_size, dev, progress, manifest, summaries)
     return summaries
+
+
+def _evaluate_one(run_dir: Path, spec: str, ev: Any, df: Any, prompts: dict[str, Any], batch_size: int,
+                  dev: torch.device, progress: bool, manifest: dict[str, Any], summaries: dict[str, Any]) -> Any:
+    """One evaluator over the run's images (resuming its journal); the updated records."""
+    from tqdm.auto import tqdm
+
+    journal = Journal(run_dir, 0, name=journal_name(spec))
+    done = {r["key"] for r in read_journals(run_dir, journal.path.name)}
+    todo = df[~df["key"].isin(done)]
+    theirs = {c for r in read_journals(run_dir, journal.path.name) for c in r} - {"key"}
+    taken = set(df.columns) - theirs  # columns the run or another evaluation wrote
+    bar = tqdm(total=len(df), initial=len(df) - len(todo), unit="img", desc=spec,
+               disable=not progress, dynamic_ncols=True)
+    start = time.perf_counter()
+    for begin in range(0, len(todo), batch_size):
+        chunk = todo.iloc[begin:begin + batch_size]
+        images = torch.stack([load_png(run_dir / p) for p in chunk["image_path"]]).to(dev)
+        with torch.no_grad():
+            verdicts = ev.evaluate(images, [prompts[str(p)] for p in chunk["prompt_id"]])
+        clash = sorted({c for v in verdicts for c in v} & taken)
+        if clash:
+            raise ResultsError(f"evaluator {spec} writes {', '.join(clash)}, which '{run_dir}' holds already "
+                               "from another judge; evaluate a copy of the run instead")
+        journal.append({"key": key, **v} for key, v in zip(chunk["key"], verdicts))
+        bar.update(len(chunk))
+    bar.close()
+    seconds = time.perf_counter() - start
+    # the run's table (in grid order) with every evaluation's columns, this one's refreshed
+    ours = {c for r in read_journals(run_dir, journal.path.name) for c in r} - {"key"}
+    records = with_evaluations(read_records(run_dir).drop(columns=sorted(ours & set(df.columns))), run_dir)
+    write_records(run_dir, records)
+    fresh = read_manifest(run_dir) or manifest
+    entries = [e for e in fresh.get("evaluations", []) if e.get("name") != spec]
+    previous = next((e for e in fresh.get("evaluations", []) if e.get("name") == spec), {})
+    entries.append({"name": spec, "provenance": getattr(ev, "provenance", None) or {"name": ev.name},
+                    "rows": len(records), "seconds": previous.get("seconds", 0.0) + seconds,
+                    "journal": f"journal/{journal.path.name}"})
+    kept = {k: v for k, v in fresh.items() if k not in {"schema_version", "written_at"}}
+    write_manifest(run_dir, {**kept, "evaluations": entries})
+    if (summary := ev.summarize(records)) is not None:
+        summaries[spec] = summary
+    return records  # the next evaluator sees these columns as taken

@@ -19,6 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
+from bench.faults import write_point
+
 SCHEMA_VERSION = 2  # 2: noise_seed (repeated prompt texts draw their own noise), the grid in the manifest
 
 # The columns every records table starts with, in order; method extras follow.
@@ -50,6 +52,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
+            write_point(torn=lambda: (f.write(data[: len(data) // 2]), f.flush()))
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -86,7 +89,9 @@ class Journal:
                 f.seek(end - 1)
                 if f.read(1) != b"\n":
                     lines = "\n" + lines
-            f.write(lines.encode("utf-8"))
+            data = lines.encode("utf-8")
+            write_point(torn=lambda: (f.write(data[: len(data) // 2]), f.flush()))
+            f.write(data)
 
 
 def read_journals(run_dir: Path, pattern: str = "rank-*.jsonl") -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ rank appends to its own journal and rank 0 merges them at the end.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -29,6 +30,7 @@ from bench.config import RunConfig
 from bench.cost import Meter, MeteredGenerator, MeteredReward, measure, stopwatch
 from bench.errors import BenchError, ConfigError, ResultsError
 from bench.grid import Cell, Grid, cells as grid_cells, describe_limit
+from bench.lock import hold
 from bench.manifest import device_name, git_commit, package_versions, read_manifest, write_manifest
 from bench.records import SCHEMA_VERSION, Journal, atomic_write_bytes, done_keys, finalize, read_records, row_key
 
@@ -201,6 +203,7 @@ def run(config: RunConfig, progress: bool = True) -> RunResult:
     from rewards import load_reward
 
     dist = Dist(config.device)
+    lock = contextlib.ExitStack()
     try:
         # 2a. Check everything a user can get wrong before any model loads
         device = check_device(dist.device(config.device))
@@ -250,6 +253,10 @@ def run(config: RunConfig, progress: bool = True) -> RunResult:
         if len(todo) < len(mine):
             log.info("resuming %s: %d of %d rows already on disk", run_dir, len(mine) - len(todo), len(mine))
 
+        if dist.rank == 0:  # one process writes a folder at a time (a second one is refused here)
+            lock.enter_context(hold(run_dir))
+            for stale in [*run_dir.glob(".*.tmp"), *run_dir.glob("images/.*.tmp")]:  # a killed write's temporaries
+                stale.unlink(missing_ok=True)
         kept = {k: old_manifest[k] for k in ("evaluations", "warmups") if k in old_manifest}
         manifest = {
             "run_id": run_dir.name, "status": "running", "identity": identity,
@@ -301,6 +308,7 @@ def run(config: RunConfig, progress: bool = True) -> RunResult:
         summaries = {ev.name: ev.summarize(df) for ev in scorers}
         return RunResult(df, {k: v for k, v in summaries.items() if v is not None}, main=dist.rank == 0)
     finally:
+        lock.close()
         dist.close()
 
 

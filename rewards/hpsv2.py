@@ -96,7 +96,7 @@ class HPSv21(ClipReward):
 
 
 def check_sha256(path: str) -> None:
-    """The checkpoint is the published HPSv2.1 file (hub.file_sha256: free in the hub cache)."""
+    """The checkpoint is the published HPSv2.1 file: its bytes hash to the published digest."""
     from bench.errors import WeightsError
     from bench.generators.hub import file_sha256
 

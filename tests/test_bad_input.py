@@ -34,7 +34,24 @@ def world(tmp_path_factory):
     weights, meta = ckpt.read(ckpt.SHIPPED_FOR["shapes"])
     poisoned = {k: v * float("nan") if "lora_B" in k else v for k, v in weights.items()}
     ckpt.write(root / "nan.safetensors", poisoned, meta)
+    data = ckpt.SHIPPED_FOR["shapes"].read_bytes()
+    (root / "truncated.safetensors").write_bytes(data[: len(data) // 2])
+    (root / "header-only.safetensors").write_bytes(data[:100])
+    trained = root / "trained"  # a training folder whose trainer state was cut short
+    (root / "prompts.txt").write_text(PROMPTS)
+    assert main_ok(["train", "--model", "sd-turbo-tiny", "--reward", "redness", "--eval-prompts", "", "--steps", "1",
+                    "--batch-size", "2", "-q", "--prompts", str(root / "prompts.txt"), "--out", str(trained)])
+    state = (trained / "trainer_state.safetensors").read_bytes()
+    (trained / "trainer_state.safetensors").write_bytes(state[: len(state) // 3])
     return root
+
+
+def main_ok(argv: list[str]) -> bool:
+    from typer.testing import CliRunner
+
+    from bench.cli import app
+
+    return CliRunner().invoke(app, argv).exit_code == 0
 
 
 def _toml(root: Path, name: str, text: str) -> str:
@@ -60,6 +77,12 @@ CASES = {
     "train rank=1.5": lambda w: [*TINY_TRAIN, "--prompts", f"{w}/prompts.txt", "--set", "rank=1.5", "--out", f"{w}/t"],
     "hypernoise with a NaN checkpoint": lambda w: [*RUN, "--method", "hypernoise", "--set",
                                                    f"checkpoint={w}/nan.safetensors", "--out", f"{w}/o"],
+    "hypernoise with a truncated checkpoint": lambda w: [*RUN, "--method", "hypernoise", "--set",
+                                                         f"checkpoint={w}/truncated.safetensors", "--out", f"{w}/o"],
+    "hypernoise with a checkpoint cut in its header": lambda w: [*RUN, "--method", "hypernoise", "--set",
+                                                                 f"checkpoint={w}/header-only.safetensors", "--out", f"{w}/o"],
+    "train resuming a truncated trainer state": lambda w: [*TINY_TRAIN[:-5], "--steps", "2", "--batch-size", "2", "-q",
+                                                           "--prompts", f"{w}/prompts.txt", "--out", f"{w}/trained"],
     # tracebacks before (item 7)
     "a seed above 2^63": lambda w: ["run", "--seeds", "18446744073709551616", "--out", f"{w}/o", "-q"],
     "methods = 3": lambda w: [*RUN, "--config", _toml(w, "m3", "methods = 3\n"), "--out", f"{w}/o"],

@@ -14,11 +14,14 @@ template's generation prompt: one forward pass per image, no sampling. Records g
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import torch
 
 from bench.evaluators.base import Evaluator, check_batch, evaluator, mean_per_task
+
+log = logging.getLogger(__name__)
 
 QUESTION = "Does this figure show '{prompt}'? Please answer yes or no."
 ANSWER = "Yes"
@@ -76,12 +79,25 @@ def vqascore(device: str | torch.device = "cpu", model: str | None = None) -> Ev
 
     from bench.generators import hub
 
-    hub_id, _, revision = (model or DEFAULT_MODEL).partition("@")
-    revision = revision or (DEFAULT_REVISION if hub_id == DEFAULT_MODEL else "main")
+    hub_id, revision, pinned = resolve(model)
+    if not pinned:
+        log.warning("vqascore: %s is used at its main branch, which can change under the same name; pin it with "
+                    "--evaluator vqascore:%s@COMMIT (the commit loaded is in the manifest)", hub_id, hub_id)
     vlm = hub.load(AutoModelForImageTextToText, hub_id, revision).to(device)
     processor = hub.load(AutoProcessor, hub_id, revision)
-    return VQAScore(vlm, processor, {"model": hub_id, "revision": revision,
+    return VQAScore(vlm, processor, {"model": hub_id, "revision": revision, "pinned": pinned,
                                      "commit": getattr(vlm.config, "_commit_hash", None)})
+
+
+def resolve(model: str | None) -> tuple[str, str, bool]:
+    """(hub id, revision, pinned) of ``--evaluator vqascore[:HUB_ID[@REVISION]]``: the default model
+    at its pinned revision; another at the revision given, else its main branch (not pinned)."""
+    hub_id, _, revision = (model or DEFAULT_MODEL).partition("@")
+    if revision:
+        return hub_id, revision, True
+    if hub_id == DEFAULT_MODEL:
+        return hub_id, DEFAULT_REVISION, True
+    return hub_id, "main", False
 
 
 CHAT_TEMPLATE = ("{% for m in messages %}{{ m['role'] }}: {% for c in m['content'] %}{% if c['type'] == 'image' %}"

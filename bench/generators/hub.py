@@ -100,20 +100,49 @@ def load(cls: Any, repo_id: str, revision: str, subfolder: str | None = None, *,
 
 
 def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 of a file. A file in the hub cache resolves to a blob named by its SHA-256 (LFS
-    files), which is read off the name for free; any other file is hashed in chunks."""
+    """SHA-256 of a file's bytes. Hashing a multi-GB checkpoint takes seconds, so the digest is
+    remembered in ``$BENCH_CACHE/sha256.json`` under the file's real path, size and modification
+    time, and recomputed whenever one of them changes (never read off a file's name)."""
     import hashlib
-    import re
+    import json
     from pathlib import Path
 
+    from bench.records import atomic_write_text
+    from bench.suites.download import cache_root
+
     real = Path(path).resolve()
-    if re.fullmatch(r"[0-9a-f]{64}", real.name):
-        return real.name
+    stat = real.stat()
+    key = f"{real}|{stat.st_size}|{stat.st_mtime_ns}"
+    memo = cache_root() / "sha256.json"
+    try:
+        known = json.loads(memo.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if isinstance(known, dict) and isinstance(known.get(key), str):
+        return known[key]
     h = hashlib.sha256()
     with open(real, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 24), b""):
             h.update(chunk)
-    return h.hexdigest()
+    digest = h.hexdigest()
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(memo, json.dumps({**(known if isinstance(known, dict) else {}), key: digest}))
+    except OSError:
+        pass  # a read-only cache only costs the hashing next time
+    return digest
+
+
+def verify_blob(path: str | os.PathLike, repo_id: str, filename: str) -> None:
+    """A hub-cache file stored as an LFS blob is named by the SHA-256 the hub declared for it:
+    its bytes must hash to that name, or it was damaged or replaced after the download."""
+    import re
+    from pathlib import Path
+
+    real = Path(path).resolve()
+    if re.fullmatch(r"[0-9a-f]{64}", real.name) and file_sha256(real) != real.name:
+        raise WeightsError(f"{filename} of {repo_id} in the hub cache does not hash to the SHA-256 the hub declared "
+                           f"({real.name[:12]}…); delete {real} and download it again")
 
 
 def download(repo_id: str, filename: str, revision: str) -> str:
@@ -122,7 +151,9 @@ def download(repo_id: str, filename: str, revision: str) -> str:
     from huggingface_hub import hf_hub_download
 
     try:
-        return hf_hub_download(repo_id, filename, revision=revision, cache_dir=cache_dir(),
+        path = hf_hub_download(repo_id, filename, revision=revision, cache_dir=cache_dir(),
                                local_files_only=offline())
     except _LOAD_ERRORS as e:
         raise weights_error(repo_id, revision, e, filename) from None
+    verify_blob(path, repo_id, filename)
+    return path

@@ -32,6 +32,7 @@ the ranks compare their adapter weights and stop if they differ; rank 0 writes a
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -48,6 +49,7 @@ from safetensors import safe_open
 from safetensors.torch import save
 
 from bench.errors import BenchError, ConfigError
+from bench.lock import hold
 from bench.manifest import device_name
 from bench.records import atomic_write_bytes
 from methods.api import coerce_setting
@@ -431,6 +433,7 @@ class Trainer:
         from tqdm.auto import tqdm
 
         main = self.dist.rank == 0
+        lock = contextlib.ExitStack()
         try:
             if any((self.out / name).exists() for name in ("manifest.json", "journal", "records.parquet")):
                 raise ConfigError(f"--out '{self.out}' holds a `bench run` run, not a training; choose another --out")
@@ -439,6 +442,9 @@ class Trainer:
                     self.out.mkdir(parents=True, exist_ok=True)
                 except OSError as e:
                     raise ConfigError(f"cannot write to --out '{self.out}' ({e.strerror or e}); choose a writable folder") from None
+                lock.enter_context(hold(self.out))  # one training writes a folder at a time
+                for stale in self.out.glob(".*.tmp"):  # a killed write's temporaries
+                    stale.unlink(missing_ok=True)
             self.dist.barrier()
             resumed = self.resume()
             if resumed and main:
@@ -472,6 +478,7 @@ class Trainer:
                 plot(log_rows, eval_rows, self.out / "log.png")
             self.dist.barrier()
         finally:
+            lock.close()
             self.dist.close()
         return self.out / "hypernoise.safetensors"
 

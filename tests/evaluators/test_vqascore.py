@@ -44,3 +44,11 @@ def test_bad_or_missing_evaluators_are_one_line(tmp_path, empty_hub, spec, fragm
     line = cli_refused(tmp_path / "r", "--model", "sd-turbo-tiny", "--reward", "redness", "--suite", str(PROMPTS),
                        "--evaluator", spec)
     assert fragment in line
+
+
+def test_a_model_without_a_revision_is_recorded_as_unpinned():
+    from bench.evaluators.vqascore import DEFAULT_MODEL, DEFAULT_REVISION, resolve
+
+    assert resolve(None) == (DEFAULT_MODEL, DEFAULT_REVISION, True)
+    assert resolve("my-org/my-vlm@abc123") == ("my-org/my-vlm", "abc123", True)
+    assert resolve("my-org/my-vlm") == ("my-org/my-vlm", "main", False)

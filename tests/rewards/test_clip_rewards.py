@@ -135,18 +135,50 @@ def test_missing_weights_offline_are_one_line(tmp_path, empty_hub, name, repo):
     assert f"weights for {repo}" in line and "HF_HUB_OFFLINE=1" in line
 
 
-def test_hpsv2_checkpoint_is_checked_against_its_published_sha256(tmp_path):
-    from bench.errors import WeightsError
-    from rewards.hpsv2 import SHA256, check_sha256
+def test_hpsv2_checkpoint_is_checked_against_its_published_sha256(tmp_path, monkeypatch):
+    """The bytes are hashed: a file that merely carries the digest as its name (as hub-cache blobs
+    do) is refused when its bytes differ."""
+    import hashlib
 
-    blob = tmp_path / "blobs" / SHA256  # the hub cache names a blob by its SHA-256
+    import rewards.hpsv2 as hpsv2
+    from bench.errors import WeightsError
+
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    blob = tmp_path / "blobs" / hpsv2.SHA256  # named like the real file's blob
     blob.parent.mkdir()
-    blob.write_bytes(b"not read")
+    blob.write_bytes(b"a wrong file")
     (tmp_path / "HPS_v2.1_compressed.pt").symlink_to(blob)
-    check_sha256(str(tmp_path / "HPS_v2.1_compressed.pt"))
-    (tmp_path / "copy.pt").write_bytes(b"another file")  # a plain file is hashed
     with pytest.raises(WeightsError, match="is not HPSv2.1"):
-        check_sha256(str(tmp_path / "copy.pt"))
+        hpsv2.check_sha256(str(tmp_path / "HPS_v2.1_compressed.pt"))
+    right = tmp_path / "right.pt"
+    right.write_bytes(b"the published bytes")
+    monkeypatch.setattr(hpsv2, "SHA256", hashlib.sha256(b"the published bytes").hexdigest())
+    hpsv2.check_sha256(str(right))
+
+
+def test_a_damaged_hub_download_is_refused_and_digests_are_remembered_by_size_and_time(tmp_path, monkeypatch, empty_hub):
+    """hub.download verifies an LFS blob's bytes against the SHA-256 its name declares (ImageReward.pt
+    goes this way); the digest memo follows the file's size and modification time."""
+    import hashlib
+    import os
+
+    from bench.errors import WeightsError
+    from bench.generators import hub
+
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    data = b"checkpoint bytes"
+    digest = hashlib.sha256(data).hexdigest()
+    commit = "a" * 40
+    repo = tmp_path / "empty-cache" / "models--org--model"
+    (repo / "blobs").mkdir(parents=True)
+    (repo / "snapshots" / commit).mkdir(parents=True)
+    (repo / "blobs" / digest).write_bytes(data)
+    (repo / "snapshots" / commit / "weights.pt").symlink_to(repo / "blobs" / digest)
+    assert hub.download("org/model", "weights.pt", commit).endswith("weights.pt")
+    (repo / "blobs" / digest).write_bytes(b"checkpoint bytez")  # damaged after the download, same size
+    os.utime(repo / "blobs" / digest, ns=(1, 1))  # and another modification time: hashed again
+    with pytest.raises(WeightsError, match="does not hash to the SHA-256 the hub declared"):
+        hub.download("org/model", "weights.pt", commit)
 
 
 def test_aesthetic_head_loads_the_predictors_state_dict_and_refuses_other_files(tmp_path, monkeypatch):
