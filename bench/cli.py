@@ -259,6 +259,7 @@ def export(
     runs: List[Path] = typer.Argument(..., help="Run folders written by bench run; several are merged (one suite)."),
     format: ExportFormat = typer.Option(ExportFormat.csv, "--format", "-f"),
     output: Optional[Path] = typer.Option(None, "--output", help="File to write (default stdout for csv/jsonl)."),
+    partial: bool = typer.Option(False, "--partial", help="Export an unfinished run's rows so far (one run; said on stderr)."),
 ) -> None:
     """Write a run's records as csv, parquet or jsonl; several runs are merged into one table with
     a `setting` column naming each run as bench compare does. `--format geneval` writes a geneval
@@ -284,7 +285,11 @@ def export(
         return
     from bench.export import export_records
 
-    export_records(list(runs), format.value, output)
+    if partial and len(runs) != 1:
+        from bench.errors import ConfigError
+
+        raise ConfigError("--partial exports one run; pass one run folder")
+    export_records(list(runs), format.value, output, partial=partial)
 
 
 @app.command("import-geneval")

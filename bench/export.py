@@ -6,17 +6,23 @@ import sys
 from pathlib import Path
 
 from bench.errors import ResultsError
-from bench.records import atomic_write_bytes, read_records
+from bench.manifest import read_manifest
+from bench.records import atomic_write_bytes, read_finished, read_records
 
 
-def export_records(runs: list[Path], fmt: str, output: Path | None) -> None:
-    """One run: its records as they are. Several: bench.compare.load_runs's merge (one suite),
-    with ``setting`` (the comparison's label) and ``run_dir`` first."""
+def export_records(runs: list[Path], fmt: str, output: Path | None, partial: bool = False) -> None:
+    """One finished run: its records as they are (``partial``: an unfinished one's rows so far, said
+    on stderr). Several: bench.compare.load_runs's merge (finished runs of one grid), with
+    ``setting`` (the comparison's label) and ``run_dir`` first."""
     for run_dir in runs:
         if not Path(run_dir).is_dir():
             raise ResultsError(f"run folder '{run_dir}' does not exist; pass a folder written by `bench run --out`")
-    if len(runs) == 1:
+    if len(runs) == 1 and partial:
         df = read_records(runs[0])
+        rows = ((read_manifest(Path(runs[0])) or {}).get("grid") or {}).get("rows")
+        sys.stderr.write(f"partial: {len(df)} of {rows} rows of '{runs[0]}'\n")
+    elif len(runs) == 1:
+        df = read_finished(Path(runs[0]))[0]
     else:
         from bench.compare import load_runs
 

@@ -136,3 +136,23 @@ def test_compare_refuses_a_folder_that_is_not_a_comparison(runs, tmp_path):
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
     result = CliRunner().invoke(app, ["compare", runs["base"], runs["bo2"], "--out", str(out / "notes.txt")])
     assert result.exit_code == 2 and "is a file" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_export_refuses_an_unfinished_run_unless_asked_for_its_partial_rows(runs, tmp_path):
+    import json
+    import shutil
+
+    part = tmp_path / "part"
+    shutil.copytree(runs["bo2"], part)
+    journal = part / "journal" / "rank-0.jsonl"
+    journal.write_text("".join(journal.read_text().splitlines(keepends=True)[:3]))
+    for name in ("records.parquet", "records.csv"):
+        (part / name).unlink()
+    manifest = json.loads((part / "manifest.json").read_text())
+    (part / "manifest.json").write_text(json.dumps({**manifest, "status": "running"}))
+    refused = CliRunner().invoke(app, ["export", str(part), "--output", str(tmp_path / "x.csv")])
+    assert refused.exit_code == 2 and "is not finished (3 of 12 rows)" in refused.output
+    assert not (tmp_path / "x.csv").exists()
+    result = CliRunner().invoke(app, ["export", str(part), "--partial", "--output", str(tmp_path / "x.csv")])
+    assert result.exit_code == 0 and "partial: 3 of 12 rows" in result.output
+    assert len(pd.read_csv(tmp_path / "x.csv")) == 3 and not (part / "records.csv").exists()
