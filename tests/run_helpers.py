@@ -24,3 +24,20 @@ def cli_refused(out, *args, limit=1, seeds="0"):
     assert result.exit_code == 2, result.output
     assert len(result.output.strip().splitlines()) == 1 and not Path(out).exists(), result.output
     return result.output.strip()
+
+
+def unfinished_copy(run, dest, rows=3):
+    """A copy of a finished run as a kill leaves it: ``rows`` rows in its journal, no tables, the
+    manifest 'running'. The copy's folder, as a Path."""
+    import json
+    import shutil
+
+    dest = Path(dest)
+    shutil.copytree(run, dest)
+    journal = dest / "journal" / "rank-0.jsonl"
+    journal.write_text("".join(journal.read_text().splitlines(keepends=True)[:rows]))
+    for name in ("records.parquet", "records.csv"):
+        (dest / name).unlink(missing_ok=True)
+    manifest = json.loads((dest / "manifest.json").read_text())
+    (dest / "manifest.json").write_text(json.dumps({**manifest, "status": "running"}))
+    return dest

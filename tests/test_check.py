@@ -1,8 +1,6 @@
 """bench check: thresholds hold (exit 0), a regression fails (exit 1), bad input is exit 2, and
 a run is only checked against thresholds measured like it (same grid, same settings)."""
 
-import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +9,7 @@ from typer.testing import CliRunner
 
 from bench.cli import app
 from methods.hypernoise import checkpoint as ckpt
-from tests.run_helpers import cli_run
+from tests.run_helpers import cli_run, unfinished_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 ON = 'measured_on = { model = "shapes", reward = "shapes-clip", seeds = [0, 1], limit = 2'
@@ -125,14 +123,7 @@ def test_an_array_of_tables_gates_several_budgets_of_one_method(tmp_path):
 
 def test_an_unfinished_run_is_refused(runs, tmp_path):
     """What a killed run leaves: three rows in its journal, no tables, the manifest 'running'."""
-    part = tmp_path / "part"
-    shutil.copytree(runs["good"], part)
-    journal = part / "journal" / "rank-0.jsonl"
-    journal.write_text("".join(journal.read_text().splitlines(keepends=True)[:3]))
-    for name in ("records.parquet", "records.csv"):
-        (part / name).unlink()
-    manifest = json.loads((part / "manifest.json").read_text())
-    (part / "manifest.json").write_text(json.dumps({**manifest, "status": "running"}))
+    part = unfinished_copy(runs["good"], tmp_path / "part")
     line = _refused(_check(tmp_path, f"[check.shapes-geneval.hypernoise]\n{ON} }}\nreward = {{ min = 0 }}\n", str(part)))
     assert "is not finished (3 of 24 rows)" in line
 

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from bench.cli import app
 from bench.compare import pareto_front
-from tests.run_helpers import cli_run
+from tests.run_helpers import cli_run, unfinished_copy
 
 
 def test_pareto_front_keeps_the_undominated_points():
@@ -82,18 +82,9 @@ def test_export_merges_several_runs_with_their_settings(runs, tmp_path):
 
 
 def test_an_unfinished_run_is_refused_and_left_as_it_was(runs, tmp_path):
-    import json
-    import shutil
     from pathlib import Path
 
-    part = tmp_path / "part"
-    shutil.copytree(runs["bo2"], part)
-    journal = part / "journal" / "rank-0.jsonl"
-    journal.write_text("".join(journal.read_text().splitlines(keepends=True)[:3]))
-    for name in ("records.parquet", "records.csv"):
-        (part / name).unlink()
-    manifest = json.loads((part / "manifest.json").read_text())
-    (part / "manifest.json").write_text(json.dumps({**manifest, "status": "running"}))
+    part = unfinished_copy(runs["bo2"], tmp_path / "part")
     before = sorted(p.name for p in Path(part).iterdir())
     result = CliRunner().invoke(app, ["compare", runs["base"], str(part), "--out", str(tmp_path / "cmp")])
     assert result.exit_code == 2 and "is not finished (3 of 12 rows)" in result.output
@@ -101,7 +92,6 @@ def test_an_unfinished_run_is_refused_and_left_as_it_was(runs, tmp_path):
 
 
 def test_a_comparison_replaces_the_previous_one_whole(runs, tmp_path, monkeypatch):
-    from pathlib import Path
 
     import bench.report
 
@@ -139,17 +129,8 @@ def test_compare_refuses_a_folder_that_is_not_a_comparison(runs, tmp_path):
 
 
 def test_export_refuses_an_unfinished_run_unless_asked_for_its_partial_rows(runs, tmp_path):
-    import json
-    import shutil
 
-    part = tmp_path / "part"
-    shutil.copytree(runs["bo2"], part)
-    journal = part / "journal" / "rank-0.jsonl"
-    journal.write_text("".join(journal.read_text().splitlines(keepends=True)[:3]))
-    for name in ("records.parquet", "records.csv"):
-        (part / name).unlink()
-    manifest = json.loads((part / "manifest.json").read_text())
-    (part / "manifest.json").write_text(json.dumps({**manifest, "status": "running"}))
+    part = unfinished_copy(runs["bo2"], tmp_path / "part")
     refused = CliRunner().invoke(app, ["export", str(part), "--output", str(tmp_path / "x.csv")])
     assert refused.exit_code == 2 and "is not finished (3 of 12 rows)" in refused.output
     assert not (tmp_path / "x.csv").exists()

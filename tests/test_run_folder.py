@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from bench.cli import app
 from bench.records import TIMING_COLUMNS
-from tests.run_helpers import cli_run
+from tests.run_helpers import cli_run, unfinished_copy
 
 runner = CliRunner()
 
@@ -106,13 +106,7 @@ def test_bench_evaluate_bad_input_is_one_line(run, tmp_path, case, fragment):
     if case == "no-images":
         target = Path(cli_run(tmp_path / "noimg", "--evaluator", "none", limit=1, seeds="0"))
     if case == "unfinished":
-        target = tmp_path / "part"
-        shutil.copytree(run, target)
-        journal = target / "journal" / "rank-0.jsonl"
-        journal.write_text("".join(journal.read_text().splitlines(keepends=True)[:3]))
-        (target / "records.parquet").unlink()
-        manifest = json.loads((target / "manifest.json").read_text())
-        (target / "manifest.json").write_text(json.dumps({**manifest, "status": "running"}))
+        target = unfinished_copy(run, tmp_path / "part")
     before = _snapshot(target)
     name = "geneval-shapes" if case != "unknown" else "genevall"
     result = runner.invoke(app, ["evaluate", str(target), "--evaluator", name, "-q"])
