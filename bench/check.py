@@ -27,7 +27,6 @@ metric or rule, or a missing baseline run is bad input.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from typing import Any
 import pandas as pd
 
 from bench.errors import ConfigError
-from bench.grid import describe_limit
+from bench import grid
 from bench.records import read_finished
 from bench import quality
 
@@ -71,35 +70,16 @@ OPTIONAL = ("limit", "settings", "model_options", "dtype", "evaluators", "suite_
 RESERVED = {"measured_on", "baseline"}
 
 
-def _finished(run_dir: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """A finished run's records and identity, or one clear error."""
-    df, manifest = read_finished(Path(run_dir))
-    return df, manifest["identity"]
-
-
-def _show(key: str, value: Any) -> str:
-    if key == "limit":
-        return describe_limit(value)
-    return json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
-
-
-def differences(measured_on: dict[str, Any], identity: dict[str, Any]) -> list[str]:
-    """How a run (its manifest identity) differs from what thresholds were measured on."""
-    out = []
-    for key in REQUIRED + OPTIONAL:
-        if key not in measured_on and key != "limit":
-            continue
-        want = measured_on.get(key)
-        have = identity.get(key)
-        if key == "settings":
-            out += [f"setting {k}: {_show(k, (have or {}).get(k))} in the run, {_show(k, v)} in the thresholds"
-                    for k, v in sorted(want.items()) if (have or {}).get(k) != v]
-        elif key == "seeds":
-            if sorted(have or []) != sorted(want):
-                out.append(f"seeds: {_show(key, sorted(have or []))} in the run, {_show(key, sorted(want))} in the thresholds")
-        elif have != want and not (key == "limit" and not have and not want):
-            out.append(f"{key}: {_show(key, have)} in the run, {_show(key, want)} in the thresholds")
-    return out
+def mismatches(measured_on: dict[str, Any], identity: dict[str, Any]) -> list[str]:
+    """How a run (its manifest identity) differs from what thresholds were measured on: each key
+    they state, the limit always (absent: the whole suite), each setting they name."""
+    keys = [k for k in REQUIRED + OPTIONAL if (k in measured_on and k != "settings") or k == "limit"]
+    run = {**identity, "seeds": sorted(identity.get("seeds") or [])}
+    out = grid.differences(run, {**measured_on, "seeds": sorted(measured_on["seeds"])}, keys,
+                           "in the run", "in the thresholds")
+    settings = identity.get("settings") or {}
+    named = dict(sorted(measured_on.get("settings", {}).items()))
+    return out + [f"setting {line}" for line in grid.differences(settings, named, named, "in the run", "in the thresholds")]
 
 
 def _measured_on(table: dict[str, Any], where: str) -> dict[str, Any]:
@@ -132,7 +112,7 @@ def select(thresholds: dict[str, Any], run_dir: Path, identity: dict[str, Any],
     tables = tables if isinstance(tables, list) else [tables]
     if not all(isinstance(t, dict) for t in tables):
         raise ConfigError(f"{source}: {where} must be a table or an array of tables")
-    found = [(t, differences(_measured_on(t, where), identity)) for t in tables]
+    found = [(t, mismatches(_measured_on(t, where), identity)) for t in tables]
     matching = [t for t, diff in found if not diff]
     if len(matching) > 1:
         raise ConfigError(f"{source}: {len(matching)} {where} tables were measured like '{run_dir}'; keep one")
@@ -144,7 +124,8 @@ def select(thresholds: dict[str, Any], run_dir: Path, identity: dict[str, Any],
 
 
 def check_run(run_dir: Path, thresholds: dict[str, Any], source: str = "bench.toml") -> list[Outcome]:
-    df, identity = _finished(run_dir)
+    df, manifest = read_finished(Path(run_dir))
+    identity = manifest["identity"]
     table, where = select(thresholds, Path(run_dir), identity, source)
     baseline = None
     outcomes = []
@@ -176,10 +157,8 @@ def _baseline(table: dict[str, Any], where: str, identity: dict[str, Any]) -> pd
         raise ConfigError(f"{where} uses max_drop but names no baseline run; add baseline = \"results/...\"")
     if not Path(path).is_dir():
         raise ConfigError(f"baseline run '{path}' of {where} does not exist; keep it under results/ or fix the path")
-    df, base = _finished(Path(path))
-    grid = ("suite_sha256", "seeds", "limit", "evaluators")
-    diff = [f"{k}: {_show(k, identity.get(k))} in the run, {_show(k, base.get(k))} in the baseline"
-            for k in grid if identity.get(k) != base.get(k)]
+    df, manifest = read_finished(Path(path))
+    diff = grid.differences(identity, manifest["identity"], grid.IDENTITY, "in the run", "in the baseline")
     if diff:
         raise ConfigError(f"baseline run '{path}' of {where} holds another grid ({'; '.join(diff)}); "
                           "a drop is measured on the same prompts and seeds")

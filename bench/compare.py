@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import ResultsError
-from bench.records import read_finished
+from bench.grid import differences
+from bench.records import UMASK, read_finished
 from bench import quality as qual
 from bench.stats import Mean, bootstrap_mean, units
 
@@ -44,7 +45,7 @@ def load_runs(paths: list[Path]) -> pd.DataFrame:
     if len(suites) > 1:
         raise ResultsError(f"the runs are on different suites ({', '.join(suites)}); compare runs of one suite")
     for path, grid in zip(paths[1:], grids[1:]):
-        diff = [f"{k}: {grid[k]} in '{path}', {grids[0][k]} in '{paths[0]}'" for k in GRID if grid[k] != grids[0][k]]
+        diff = differences(grid, grids[0], GRID, f"in '{path}'", f"in '{paths[0]}'")
         if diff:
             raise ResultsError(f"the runs hold different grids ({'; '.join(diff)}); compare runs of the same prompts "
                                "and seeds (bench run --extend can grow the smaller one)")
@@ -246,9 +247,7 @@ def _stage(out: Path) -> Path:
 def _tempdir(out: Path) -> Path:
     """A hidden folder beside ``out`` named for this process, with a plain folder's permissions."""
     path = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix="-compare", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    path.chmod(0o777 & ~umask)
+    path.chmod(0o777 & ~UMASK)
     return path
 
 

@@ -98,9 +98,9 @@ def _evaluate_one(run_dir: Path, spec: str, ev: Any, df: Any, prompts: dict[str,
     from tqdm.auto import tqdm
 
     journal = Journal(run_dir, 0, name=journal_name(spec))
-    done = {r["key"] for r in read_journals(run_dir, journal.path.name)}
-    todo = df[~df["key"].isin(done)]
-    theirs = {c for r in read_journals(run_dir, journal.path.name) for c in r} - {"key"}
+    judged = read_journals(run_dir, journal.path.name)
+    todo = df[~df["key"].isin({r["key"] for r in judged})]
+    theirs = {c for r in judged for c in r} - {"key"}
     taken = set(df.columns) - theirs  # columns the run or another evaluation wrote
     bar = tqdm(total=len(df), initial=len(df) - len(todo), unit="img", desc=spec,
                disable=not progress, dynamic_ncols=True)

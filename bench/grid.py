@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -111,11 +112,22 @@ class Grid:
 
     def identity(self) -> dict[str, Any]:
         """The fields that make two grids the same grid (the counts follow from them)."""
-        return {k: v for k, v in self.as_dict().items() if k not in {"prompts", "distinct_prompts", "rows"}}
+        return {k: self.as_dict()[k] for k in IDENTITY}
 
 
-def describe_limit(limit: int | None, prompts: int | None = None) -> str:
-    """'the whole suite' or '--limit 4 (24 prompts)', for messages."""
-    if not limit:
-        return "the whole suite" + (f" ({prompts} prompts)" if prompts else "")
-    return f"--limit {limit}" + (f" ({prompts} prompts)" if prompts else "")
+IDENTITY = ("suite", "suite_sha256", "seeds", "limit", "evaluators")  # Grid.identity's keys
+
+
+def show(key: str, value: Any) -> str:
+    """A grid or identity value as messages print it: the limit in words, strings bare, the rest JSON."""
+    if key == "limit":
+        return f"--limit {value}" if value else "the whole suite"
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+
+
+def differences(first: dict[str, Any], second: dict[str, Any], keys: Iterable[str], first_name: str,
+                second_name: str) -> list[str]:
+    """'key: <first> <first_name>, <second> <second_name>' for each of ``keys`` whose values differ
+    (no limit and limit 0 are the same: the whole suite)."""
+    return [f"{k}: {show(k, first.get(k))} {first_name}, {show(k, second.get(k))} {second_name}"
+            for k in keys if first.get(k) != second.get(k) and not (k == "limit" and not first.get(k) and not second.get(k))]

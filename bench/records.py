@@ -41,8 +41,8 @@ def row_key(identity: dict[str, Any], prompt_id: str, prompt: str, seed: int) ->
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+UMASK = os.umask(0)
+os.umask(UMASK)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -50,7 +50,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     file gets the permissions a plain open() would give (mkstemp's are owner-only)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK)
+        os.fchmod(fd, 0o666 & ~UMASK)
         with os.fdopen(fd, "wb") as f:
             write_point(torn=lambda: (f.write(data[: len(data) // 2]), f.flush()))
             f.write(data)
@@ -60,6 +60,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_temporaries(folder: Path) -> None:
+    """Delete the temporary files that writes killed in ``folder`` left (``atomic_write_bytes``
+    names them ``.<name>.<random>.tmp``); call it holding the folder's lock."""
+    for stale in folder.glob(".*.tmp"):
+        stale.unlink(missing_ok=True)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -29,10 +29,11 @@ import torch
 from bench.config import RunConfig
 from bench.cost import Meter, MeteredGenerator, MeteredReward, measure, stopwatch
 from bench.errors import BenchError, ConfigError, ResultsError
-from bench.grid import Cell, Grid, cells as grid_cells, describe_limit
+from bench.grid import IDENTITY as GRID_KEYS, Cell, Grid, cells as grid_cells, differences
 from bench.lock import hold
 from bench.manifest import device_name, git_commit, package_versions, read_manifest, write_manifest
-from bench.records import SCHEMA_VERSION, Journal, atomic_write_bytes, done_keys, finalize, read_records, row_key
+from bench.records import (SCHEMA_VERSION, Journal, atomic_write_bytes, done_keys, finalize, read_records,
+                           remove_temporaries, row_key)
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +78,6 @@ def check_device(device: str) -> torch.device:
     return dev
 
 
-GRID_KEYS = ("suite", "suite_sha256", "seeds", "limit", "evaluators")
-
-
 def hardware(device: torch.device) -> dict[str, Any]:
     """What, besides the settings, changes a run's numbers: the device kind and, on a CPU, the
     thread count (ReNO's images differ by up to 2e-4 between 1 and 2 threads), on a GPU its model.
@@ -90,11 +88,8 @@ def hardware(device: torch.device) -> dict[str, Any]:
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """'key: <old> there, <new> here' for every key whose value differs."""
-    def show(key: str, value: Any) -> str:
-        return describe_limit(value) if key == "limit" else json.dumps(value, sort_keys=True, default=str)
-
-    return [f"{k}: {show(k, old.get(k))} there, {show(k, new[k])} here" for k in new if old.get(k) != new[k]]
+    """'key: <old> there, <new> here' for every key of ``new`` whose value differs."""
+    return differences(old, new, new, "there", "here")
 
 
 def _extends(old: dict[str, Any], new: dict[str, Any]) -> bool:
@@ -255,8 +250,8 @@ def run(config: RunConfig, progress: bool = True) -> RunResult:
 
         if dist.rank == 0:  # one process writes a folder at a time (a second one is refused here)
             lock.enter_context(hold(run_dir))
-            for stale in [*run_dir.glob(".*.tmp"), *run_dir.glob("images/.*.tmp")]:  # a killed write's temporaries
-                stale.unlink(missing_ok=True)
+            remove_temporaries(run_dir)
+            remove_temporaries(run_dir / "images")
         kept = {k: old_manifest[k] for k in ("evaluations", "warmups") if k in old_manifest}
         manifest = {
             "run_id": run_dir.name, "status": "running", "identity": identity,

@@ -46,7 +46,8 @@ def test_compare_writes_a_table_and_a_pareto_plot(runs, tmp_path):
     # best-of-n keeps candidate 0, the base image, unless another scores higher: never below base
     assert tab.loc["best-of-n n=2", "d_reward"] >= 0 and tab.loc["best-of-n n=4", "d_reward"] >= tab.loc["best-of-n n=2", "d_reward"]
     assert tab.loc["best-of-n n=4", "nfe"] == 4 and tab.loc["best-of-n n=4", "budget"] == 4
-    assert tab.loc["base", "pareto"]  # the cheapest point is always on the frontier
+    # the frontier is a function of the table (seconds are the machine's, so no setting is named)
+    assert tab.loc[tab["seconds"].idxmin(), "pareto"]
     assert tab.filter(like="task_").shape[1] == 6  # --limit 1: one prompt of each of the six tasks
     assert "| best-of-n n=4 | 6 | 12 |" in (out / "table.md").read_text()  # 6 distinct prompts, 12 images
 

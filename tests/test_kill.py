@@ -52,4 +52,4 @@ def test_atomic_writes_get_ordinary_file_permissions(tmp_path):
 
     records.atomic_write_text(tmp_path / "a.txt", "x")
     # what open() gives under the process's umask, not mkstemp's owner-only 0o600
-    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o666 & ~records._UMASK
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o666 & ~records.UMASK

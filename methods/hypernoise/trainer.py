@@ -51,7 +51,7 @@ from safetensors.torch import save
 from bench.errors import BenchError, ConfigError
 from bench.lock import hold
 from bench.manifest import device_name
-from bench.records import atomic_write_bytes
+from bench.records import atomic_write_bytes, remove_temporaries
 from methods.api import coerce_setting
 from methods.hypernoise import checkpoint as ckpt
 from methods.hypernoise.modulator import build
@@ -443,8 +443,7 @@ class Trainer:
                 except OSError as e:
                     raise ConfigError(f"cannot write to --out '{self.out}' ({e.strerror or e}); choose a writable folder") from None
                 lock.enter_context(hold(self.out))  # one training writes a folder at a time
-                for stale in self.out.glob(".*.tmp"):  # a killed write's temporaries
-                    stale.unlink(missing_ok=True)
+                remove_temporaries(self.out)
             self.dist.barrier()
             resumed = self.resume()
             if resumed and main:
