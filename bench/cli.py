@@ -13,7 +13,7 @@ from typing import Any, Callable, List, Optional
 import typer
 
 from bench.errors import BenchError
-from bench.quality import NAMES as QUALITY_NAMES
+from bench.analysis.quality import NAMES as QUALITY_NAMES
 
 app = typer.Typer(
     add_completion=False,
@@ -93,21 +93,20 @@ def run(
     """
     import pandas as pd
 
-    from bench.config import build_config, read_toml
-    from bench.runner import run as run_grid
+    from bench.api import run as run_grid
+    from bench.config import parse_sets
 
-    flags = {"method": method, "model": model, "reward": reward, "suite": suite, "seeds": seeds,
-             "limit": limit, "batch_size": batch_size, "out": out, "device": device, "dtype": dtype,
-             "save_images": False if no_images else None, "evaluators": evaluator or None,
-             "warmup": False if no_warmup else None, "extend": extend}
-    cfg = build_config(read_toml(config), flags, set_, model_set)
-    result = run_grid(cfg, progress=not quiet)
+    result = run_grid(method, model=model, reward=reward, suite=suite, seeds=seeds, limit=limit,
+                      batch_size=batch_size, out=out, device=device, dtype=dtype, settings=parse_sets(set_),
+                      model_options=parse_sets(model_set), evaluators=evaluator or None,
+                      save_images=False if no_images else None, warmup=False if no_warmup else None,
+                      extend=extend, config=config, progress=not quiet)
     if not result.main:  # under torchrun, rank 0 reports
         return
     df = result.records
     initial = df["reward_initial"].mean()  # NaN where the method never made the unmodified draw
     initial_text = "" if pd.isna(initial) else f" (initial {initial:.4f})"
-    typer.echo(f"{len(df)} records in {cfg.run_dir()}/records.csv; mean reward {df['reward'].mean():.4f}"
+    typer.echo(f"{len(df)} records in {result.path}/records.csv; mean reward {df['reward'].mean():.4f}"
                f"{initial_text}, {df['seconds'].mean():.3f} s and {df['nfe'].mean():g} NFEs per image")
     for name, table in result.summaries.items():
         typer.echo(f"\n{name}:\n{table.to_string(index=False, float_format=lambda v: f'{v:.3f}')}")
@@ -127,7 +126,7 @@ def evaluate(
 
     Example: bench evaluate results/reno-shapes-shapes-geneval --evaluator vqascore
     """
-    from bench.evaluate import evaluate_run
+    from bench.running.evaluate import evaluate_run
 
     summaries = evaluate_run(run_dir, list(evaluator), batch_size=batch_size, device=device, progress=not quiet)
     typer.echo(f"{', '.join(evaluator)}: columns added to {run_dir}/records.csv")
@@ -138,46 +137,41 @@ def evaluate(
 @app.command()
 @cli_errors
 def train(
-    method: str = typer.Option("hypernoise", "--method", "-m", help="What to train (hypernoise)."),
+    method: Optional[str] = typer.Option(None, "--method", "-m",
+                                         help="Method to train (one that has a trainer; default: the only one)."),
     model: Optional[str] = typer.Option(None, "--model", help="Generator (bench list models)."),
     reward: Optional[str] = typer.Option(None, "--reward", help="Reward name or weighted sum '5*a+b'."),
     prompts: Optional[str] = typer.Option(None, "--prompts", help="Training prompts: suite NAME or a prompt file."),
     eval_prompts: Optional[str] = typer.Option(None, "--eval-prompts", help="Held-out prompts ('' for none)."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Optimisation steps (a rerun resumes)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per step (per micro-batch)."),
-    out: Optional[str] = typer.Option(None, "--out", "-o", help="Output folder (default results/hypernoise-<model>)."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Output folder (default results/<method>-<model>)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or cuda:N."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="float32, float16 or bfloat16."),
     set_: List[str] = typer.Option([], "--set", help="Training setting key=value, e.g. lr=1e-3 (repeatable)."),
     model_set: List[str] = typer.Option([], "--model-set", help="Model option key=value (repeatable)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Defaults file with \\[train.<method>] (default ./bench.toml)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Train a noise modulator (HyperNoise) against a reward; rerunning the same command resumes.
+    """Train a method that has a trainer (a HyperNoise noise modulator) against a reward; rerunning
+    the same command resumes. Defaults come from bench.toml's \\[train.<method>]; flags and --set win.
 
     Example: bench train --method hypernoise --model shapes --reward shapes-clip --prompts shapes-train --steps 300
     """
+    from bench.api import train as run_training
     from bench.config import parse_sets
-    from bench.errors import ConfigError
 
-    if method != "hypernoise":
-        raise ConfigError(f"bench train trains 'hypernoise' only (got '{method}'); use --method hypernoise")
-    from methods.hypernoise.trainer import Trainer, train_config
-
-    values = {"model": model, "reward": reward, "prompts": prompts, "eval_prompts": eval_prompts,
-              "steps": steps, "batch_size": batch_size, "device": device, "dtype": dtype,
-              **parse_sets(set_)}
-    if model_set:
-        values["model_options"] = parse_sets(model_set)
-    values["out"] = out or f"results/hypernoise-{model or 'shapes'}"
-    trainer = Trainer(train_config(values))
-    path = trainer.run(progress=not quiet)
-    if trainer.dist.rank != 0:  # under torchrun, rank 0 reports
+    result = run_training(method, model=model, reward=reward, prompts=prompts, eval_prompts=eval_prompts,
+                          steps=steps, batch_size=batch_size, out=out, device=device, dtype=dtype,
+                          settings=parse_sets(set_), model_options=parse_sets(model_set), config=config,
+                          progress=not quiet)
+    if not result.main:  # under torchrun, rank 0 reports
         return
-    cost = trainer.cost
+    path, cost = result.path, result.cost
     world = cost.get("world_size", 1)
     device = f" ({cost['device_seconds']:.1f} device-seconds over {world} processes)" if world > 1 else ""
     skipped = f"; {cost['skipped_steps']} steps skipped (non-finite gradient)" if cost.get("skipped_steps") else ""
-    typer.echo(f"{path} after {trainer.step} steps; training cost {cost['seconds']:.1f} s wall-clock{device}, "
+    typer.echo(f"{path} after {result.steps} steps; training cost {cost['seconds']:.1f} s wall-clock{device}, "
                f"{cost['nfe']} NFEs{skipped}; log in {path.parent}/log.csv and log.png")
 
 
@@ -186,7 +180,7 @@ class Axis(str, Enum):
     nfe = "nfe"
 
 
-QualityName = Enum("QualityName", {name: name for name in QUALITY_NAMES}, type=str)  # bench.quality's
+QualityName = Enum("QualityName", {name: name for name in QUALITY_NAMES}, type=str)  # bench.analysis.quality's
 
 
 @app.command()
@@ -194,7 +188,8 @@ QualityName = Enum("QualityName", {name: name for name in QUALITY_NAMES}, type=s
 def compare(
     runs: List[Path] = typer.Argument(..., help="Finished run folders of one suite, on the same prompts and seeds."),
     out: Path = typer.Option(Path("results/compare"), "--out", "-o", help="Folder for the table and plots."),
-    baseline: str = typer.Option("base", "--baseline", help="Setting or method the others are paired with."),
+    baseline: Optional[str] = typer.Option(None, "--baseline", help="Setting or method the others are paired with "
+                                            "(default: the reference method, base, when among the runs)."),
     x: Axis = typer.Option(Axis.seconds, "--x", help="Compute axis of the Pareto plot."),
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.html (tables, plots, image grids)."),
     published: str = typer.Option("auto", "--published",
@@ -211,10 +206,10 @@ def compare(
 
     Example: bench compare results/base results/reno-10 results/hypernoise --out results/compare
     """
-    from bench.compare import compare as run_compare
+    from bench.api import compare as run_compare
 
     for name, path in run_compare(list(runs), out, baseline=baseline, x=x.value, report=report,
-                                  published=published, per_task=grid, quality=quality.value).items():
+                                  published=published, grid=grid, quality=quality.value).files.items():
         typer.echo(f"{name}: {path}")
 
 
@@ -230,7 +225,7 @@ def check(
 
     Example: bench check results/hypernoise --thresholds bench.toml
     """
-    from bench.check import check_run, report
+    from bench.analysis.check import check_run, report
     from bench.config import read_toml
     from bench.errors import ConfigError
 
@@ -270,7 +265,7 @@ def export(
     """
     if format in (ExportFormat.geneval, ExportFormat.t2i_compbench):
         from bench.errors import ConfigError
-        from bench.geneval_io import export_geneval, export_t2i_compbench
+        from bench.interop.official import export_geneval, export_t2i_compbench
 
         if len(runs) != 1 or output is None:
             raise ConfigError(f"--format {format.value} takes one run and --output FOLDER; e.g. "
@@ -283,7 +278,7 @@ def export(
             n = export_t2i_compbench(runs[0], output)
             typer.echo(f"{n} images under {output}/samples named <prompt>_<k:06d>.png, as T2I-CompBench's scripts read them")
         return
-    from bench.export import export_records
+    from bench.interop.export import export_records
 
     if partial and len(runs) != 1:
         from bench.errors import ConfigError
@@ -303,8 +298,8 @@ def import_geneval(
 
     Example: bench import-geneval results/reno geneval-reno/results.jsonl
     """
-    from bench.geneval_io import agreement
-    from bench.geneval_io import import_geneval as read_official
+    from bench.interop.official import agreement
+    from bench.interop.official import import_geneval as read_official
 
     merged = read_official(run_dir, results)
     typer.echo(agreement(merged).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -323,8 +318,8 @@ def import_t2i_compbench(
 
     Example: bench import-t2i-compbench results/reno-color examples/annotation_blip/vqa_result.json
     """
-    from bench.geneval_io import import_t2i_compbench as read_official
-    from bench.geneval_io import t2i_agreement
+    from bench.interop.official import import_t2i_compbench as read_official
+    from bench.interop.official import t2i_agreement
 
     merged = read_official(run_dir, results)
     typer.echo(t2i_agreement(merged).to_string(index=False, float_format=lambda v: f"{v:.3f}"))

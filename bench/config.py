@@ -23,7 +23,7 @@ class RunConfig:
     reward: str = "shapes-clip"
     suite: str = "shapes-geneval"
     seeds: tuple[int, ...] = (0, 1, 2, 3)
-    limit: int | None = None  # prompts per task (bench.grid); None: the whole suite
+    limit: int | None = None  # prompts per task (bench.running.grid); None: the whole suite
     batch_size: int = 32
     out: str | None = None
     device: str = "cpu"
@@ -112,9 +112,12 @@ def read_toml(path: Path | None, flag: str = "--config") -> dict[str, Any]:
 
 
 def build_config(toml: dict[str, Any], flags: dict[str, Any], sets: list[str],
-                 model_sets: list[str] = ()) -> RunConfig:
+                 model_sets: list[str] = (), *, settings: dict[str, Any] | None = None,
+                 model_options: dict[str, Any] | None = None) -> RunConfig:
+    settings_given = settings
     """Merge bench.toml [run], [methods.<name>] (and its per-model [methods.<name>.models.<model>])
-    and [models.<name>] with CLI flags (flags win)."""
+    and [models.<name>] with CLI flags (flags win): ``sets``/``model_sets`` are ``--set``/``--model-set``
+    strings, ``settings``/``model_options`` the same as typed values (the Python API), winning last."""
     run = toml.get("run", {})
     for table in ("run", "methods", "models"):
         if not isinstance(toml.get(table, {}), dict):
@@ -151,9 +154,11 @@ def build_config(toml: dict[str, Any], flags: dict[str, Any], sets: list[str],
     settings = {k.replace("-", "_"): v for k, v in method_table.items() if k != "models"}
     settings.update({k.replace("-", "_"): v for k, v in per_model.get(values["model"], {}).items()})
     settings.update(parse_sets(sets))
+    settings.update({k.replace("-", "_"): v for k, v in (settings_given or {}).items()})
     model_table = toml.get("models", {}).get(values["model"], {})
     if not isinstance(model_table, dict):
         raise ConfigError(f"bench.toml: [models.{values['model']}] must be a table of options")
     options = {k.replace("-", "_"): v for k, v in model_table.items()}
     options.update(parse_sets(model_sets))
+    options.update({k.replace("-", "_"): v for k, v in (model_options or {}).items()})
     return RunConfig(**values, settings=settings, model_options=options)

@@ -1,7 +1,7 @@
 """Fault injection at write boundaries, for the tests that prove what survives a kill or a full disk.
 
 Every durable write of a run, an evaluation or a training goes through ``write_point`` (the
-atomic file writes of ``bench.records`` and the journal appends). Environment switches, read at
+atomic file writes of ``bench.running.records`` and the journal appends). Environment switches, read at
 each write, make the N-th write of the process fail, deterministically rather than by timing:
 
 - ``BENCH_DIE_AT_WRITE=N``: die there as a SIGKILL would (``os._exit(137)``, no cleanup);

@@ -18,10 +18,10 @@ import time
 
 import torch
 
-from bench.cost import Meter, MeteredGenerator, MeteredReward
+from bench.running.cost import Meter, MeteredGenerator, MeteredReward
 from bench.generators import load_generator
 from bench.suites import load_suite
-from methods.api import Job, load_method
+from methods.base import Job, load_method
 from methods.hypernoise.checkpoint import resolve
 from methods.hypernoise.method import attach
 from rewards import load_reward
@@ -44,8 +44,7 @@ def main() -> None:
     def method_call(name: str, settings: dict):
         gen = load_generator("shapes").freeze()  # one generator each: adapters touch its network
         method, _ = load_method(name, settings)
-        if hasattr(method, "prepare"):
-            method.prepare(gen)
+        method.prepare(gen)  # a Prepared method: artifacts once (a plain one prepares nothing)
 
         def call() -> None:
             meter = Meter()

@@ -18,10 +18,10 @@ import torch
 from bench.config import parse_seeds
 from bench.evaluators import load_evaluator
 from bench.generators import load_generator
-from bench.grid import cells
-from bench.runner import quantize
+from bench.running.grid import cells
+from bench.running.folder import quantize
 from bench.suites import load_suite
-from methods.api import Job, load_method
+from methods.base import Job, load_method
 
 
 def main() -> None:
@@ -35,8 +35,7 @@ def main() -> None:
     grid = cells(suite.prompts, None, parse_seeds(args.seeds))
     for name in args.methods.split(","):
         method, _ = load_method(name, {}, model="shapes")
-        if hasattr(method, "prepare"):
-            method.prepare(gen)
+        method.prepare(gen)  # a Prepared method: artifacts once (a plain one prepares nothing)
         differ = 0
         for start in range(0, len(grid), 64):
             batch = grid[start:start + 64]

@@ -30,7 +30,7 @@ import torch
 import bench.generators
 from bench.config import RunConfig
 from bench.generators import load_generator
-from bench.runner import run
+from bench.running.runner import run
 from rewards import load_reward
 
 

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.compare import table
+from bench.analysis.compare import table
 from bench.config import RunConfig, parse_seeds
-from bench.runner import run
+from bench.running.runner import run
 from methods.hypernoise.checkpoint import SHIPPED_FOR
 
 METHODS = [("base", {}), ("best-of-n", {"n": 16}), ("reno", {"iterations": 10}), ("reno", {"iterations": 50}),
@@ -63,7 +63,7 @@ def main() -> None:
                         out=str(args.out / folder), save_images=False, settings=settings)
         frames.append(run(cfg, progress=True).records.assign(label=label))
 
-    # The intervals and paired gains are bench compare's (bench/compare.py), with base as baseline
+    # The intervals and paired gains are bench compare's (bench/analysis/compare.py), with base as baseline
     tab = table(pd.concat(frames, ignore_index=True), baseline="base")
     tasks = [c for c in tab.columns if c.startswith("task_")]
     base_sec = tab["seconds"].iat[0]

@@ -14,7 +14,7 @@ import torch
 
 from bench.errors import ConfigError
 from bench.generators.base import take
-from methods.api import Job, Method, Sample, method
+from methods.base import Job, Method, Sample, method
 
 
 def candidate_seed(seed: int, k: int) -> int:
@@ -24,7 +24,9 @@ def candidate_seed(seed: int, k: int) -> int:
     return int(np.random.SeedSequence([int(seed), k]).generate_state(1)[0])
 
 
-@method("best-of-n", model_defaults={"shapes": {"batch_size": 64}})  # shapes: 64 tiny images per call
+@method("best-of-n", label="best-of-N", budget="n", budget_label="n={:g}", color="#1f77b4",
+        nfe=lambda settings, g: settings["n"] * g,
+        model_defaults={"shapes": {"batch_size": 64}})  # shapes: 64 tiny images per call
 def best_of_n(n: int = 8, batch_size: int = 8) -> Method:
     """Draw n noises, generate and score all, keep the image with the highest reward."""
     if n < 1 or batch_size < 1:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 
 from bench.errors import ConfigError
-from methods.api import Job, Method, Sample, method
+from methods.base import Job, Method, Sample, method
 
 
 def chi_norm_penalty(z: torch.Tensor) -> torch.Tensor:
@@ -36,7 +36,8 @@ def chi_norm_penalty(z: torch.Tensor) -> torch.Tensor:
 
 # In the built-in world the paper's 50 iterations hack the reward (GenEval overall falls below
 # base) while 10 buy the most quality: measured in the README.
-@method("reno", model_defaults={"shapes": {"iterations": 10}})
+@method("reno", label="ReNO", budget="iterations", budget_label="{:g} it", color="#d62728",
+        nfe=lambda settings, g: settings["iterations"] * g, model_defaults={"shapes": {"iterations": 10}})
 def reno(iterations: int = 50, lr: float = 5.0, momentum: float = 0.9,
          grad_clip: float = 0.1, reg_weight: float = 0.01) -> Method:
     """Optimise the noise against the reward: SGD-Nesterov, χ-norm penalty, best image kept."""

@@ -52,7 +52,7 @@ class Aesthetic(Reward):
 def mlp_path() -> Path:
     """The predictor's weights in torch's hub cache ($TORCH_HOME/hub/checkpoints), downloaded
     once; with HF_HUB_OFFLINE=1 only the cache is read."""
-    from bench.generators.hub import offline
+    from bench.loading.hub import offline
 
     path = Path(torch.hub.get_dir()) / "checkpoints" / f"aesthetic-{MLP_COMMIT[:12]}-{MLP_FILE}"
     if path.is_file():
@@ -69,7 +69,7 @@ def mlp_path() -> Path:
 
 
 def load_mlp(path: Path) -> torch.nn.Sequential:
-    from bench.generators.hub import file_sha256
+    from bench.loading.hub import file_sha256
 
     digest = file_sha256(path)
     if digest != MLP_SHA256:
@@ -85,7 +85,7 @@ def aesthetic_laion(device: str | torch.device = "cpu") -> Reward:
     """LAION aesthetic predictor v2: MLP on CLIP ViT-L/14 image embeddings, ~1–10 (ReNO: weight 0)."""
     from transformers import CLIPModel
 
-    from bench.generators import hub
+    from bench.loading import hub
 
     model = hub.load(CLIPModel, CLIP_ID, CLIP_REVISION)
     provenance = {"clip": CLIP_ID, "clip_revision": CLIP_REVISION, "mlp": MLP_URL, "mlp_sha256": MLP_SHA256}
@@ -95,7 +95,7 @@ def aesthetic_laion(device: str | torch.device = "cpu") -> Reward:
 @reward("aesthetic-laion-tiny")
 def aesthetic_laion_tiny(device: str | torch.device = "cpu") -> Reward:
     """aesthetic-laion's code on a tiny random CLIP and head (no download), for tests."""
-    from bench.generators import tiny
+    from bench.loading import tiny
 
     model = tiny_clip_model(seed=14)
     with tiny.seeded(14):

@@ -9,7 +9,7 @@ the gradient reaches the pixels.
 Embeddings are taken through the model's own towers and projections
 (``visual_projection(vision_model(...).pooler_output)``, likewise for text), which reads the
 same in every transformers version. The ``*-tiny`` builds use a small random ``CLIPConfig`` and a
-tokenizer made in code (bench.generators.tiny), so tests need no download.
+tokenizer made in code (bench.loading.tiny), so tests need no download.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def tiny_clip_model(seed: int, projection_dim: int = 16, image_size: int = 32, p
     """A random CLIPModel shaped like the real ones in miniature (text: char tokens, 77 positions)."""
     from transformers import CLIPConfig, CLIPModel
 
-    from bench.generators import tiny
+    from bench.loading import tiny
 
     text = {"vocab_size": tiny.VOCAB_SIZE, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
             "num_attention_heads": 4, "max_position_embeddings": 77, "hidden_act": "gelu",
@@ -105,6 +105,6 @@ def tiny_clip_model(seed: int, projection_dim: int = 16, image_size: int = 32, p
 
 
 def tiny_tokenizer() -> Any:
-    from bench.generators import tiny
+    from bench.loading import tiny
 
     return tiny.char_tokenizer(77)

@@ -27,7 +27,7 @@ def clip_h14(device: str | torch.device = "cpu") -> Reward:
     """CLIP ViT-H-14 LAION-2B: 100·cos(image, prompt) (ReNO's CLIP term, weight 0.01)."""
     from transformers import CLIPModel, CLIPTokenizer
 
-    from bench.generators import hub
+    from bench.loading import hub
 
     model = hub.load(CLIPModel, CLIP_H14_ID, REVISION)
     tokenizer = hub.load(CLIPTokenizer, CLIP_H14_ID, REVISION)

@@ -98,7 +98,7 @@ class HPSv21(ClipReward):
 def check_sha256(path: str) -> None:
     """The checkpoint is the published HPSv2.1 file: its bytes hash to the published digest."""
     from bench.errors import WeightsError
-    from bench.generators.hub import file_sha256
+    from bench.loading.hub import file_sha256
 
     digest = file_sha256(path)
     if digest != SHA256:
@@ -116,7 +116,7 @@ def hpsv21(device: str | torch.device = "cpu") -> Reward:
     """HPSv2.1 (OpenCLIP ViT-H-14 preference model): cos(image, prompt) (ReNO's HPS term, weight 5)."""
     from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
 
-    from bench.generators import hub
+    from bench.loading import hub
 
     path = hub.download(HUB_ID, FILENAME, REVISION)
     check_sha256(path)

@@ -147,7 +147,7 @@ def imagereward(device: str | torch.device = "cpu") -> Reward:
     """ImageReward v1.0 (BLIP): standardised preference score (ReNO's ImageReward term, weight 1)."""
     from transformers import BertTokenizer
 
-    from bench.generators import hub
+    from bench.loading import hub
 
     path = hub.download(HUB_ID, FILENAME, REVISION)
     tokenizer = hub.load(BertTokenizer, TOKENIZER_ID, TOKENIZER_REVISION)
@@ -163,7 +163,7 @@ def imagereward(device: str | torch.device = "cpu") -> Reward:
 def tiny_configs() -> tuple[Any, Any]:
     from transformers import BlipTextConfig, BlipVisionConfig
 
-    from bench.generators import tiny
+    from bench.loading import tiny
 
     vision = BlipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
                               image_size=32, patch_size=8, layer_norm_eps=1e-6, hidden_act="gelu")
@@ -227,7 +227,7 @@ def random_imagereward_state(vision_config: Any, text_config: Any, seed: int = 0
 @reward("imagereward-1.0-tiny")
 def imagereward_tiny(device: str | torch.device = "cpu") -> Reward:
     """imagereward-1.0's code (the checkpoint key mapping included) on a tiny random BLIP, for tests."""
-    from bench.generators import tiny
+    from bench.loading import tiny
 
     vision, text = tiny_configs()
     model = ImageRewardModel(vision, text).load_imagereward(random_imagereward_state(vision, text, seed=15))

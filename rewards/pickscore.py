@@ -30,7 +30,7 @@ def pickscore(device: str | torch.device = "cpu") -> Reward:
     """PickScore v1: logit_scale·cos(image, prompt) (ReNO's PickScore term, weight 0.05)."""
     from transformers import CLIPModel, CLIPTokenizer
 
-    from bench.generators import hub
+    from bench.loading import hub
 
     model = hub.load(CLIPModel, HUB_ID, REVISION)
     tokenizer = hub.load(CLIPTokenizer, CLIP_H14_ID, CLIP_H14_REVISION)

@@ -41,3 +41,18 @@ def unfinished_copy(run, dest, rows=3):
     manifest = json.loads((dest / "manifest.json").read_text())
     (dest / "manifest.json").write_text(json.dumps({**manifest, "status": "running"}))
     return dest
+
+
+def install_plugin(tmp_path, monkeypatch, body: str) -> None:
+    """A package ``my_method`` on sys.path with a dist-info declaring it under the bench.methods
+    entry point group, as ``pip install`` of a plugin leaves it."""
+    import sys
+    import textwrap
+
+    (tmp_path / "my_method.py").write_text(textwrap.dedent(body))
+    dist = tmp_path / "my_method-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-method\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[bench.methods]\nmy-method = my_method\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "my_method", raising=False)

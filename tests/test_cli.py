@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.records import TIMING_COLUMNS
+from bench.running.records import TIMING_COLUMNS
 from bench.registry import Entry
 from methods import methods
 
@@ -73,7 +73,7 @@ def test_a_crashed_run_resumes_with_no_missing_and_no_duplicate_rows(prompt_file
             "--batch-size", "1"]
     assert bench(*args, "--out", tmp_path / "clean").exit_code == 0
 
-    import methods.base as base_module
+    import methods.single_draw as base_module
 
     real = base_module.base
 
@@ -87,7 +87,7 @@ def test_a_crashed_run_resumes_with_no_missing_and_no_duplicate_rows(prompt_file
             return inner(job)
         return run
 
-    monkeypatch.setitem(methods._entries, "base", Entry("base", crashing_factory, __name__))
+    monkeypatch.setitem(methods._entries, "base", Entry("base", crashing_factory, __name__, methods.get("base").info))
     crashed = bench(*args, "--out", tmp_path / "resumed")
     assert crashed.exit_code == 1 and isinstance(crashed.exception, RuntimeError)
     assert not (tmp_path / "resumed" / "records.csv").exists()

@@ -50,7 +50,7 @@ def test_defaults_are_complete():
 
 
 def test_a_methods_per_model_defaults_hold_without_bench_toml_and_bench_toml_overrides_them():
-    from methods.api import method_settings
+    from methods.base import method_settings
 
     assert method_settings("reno", {}, model="shapes")["iterations"] == 10  # registered for the built-in world
     assert method_settings("reno", {}, model="sd-turbo")["iterations"] == 50  # the paper's, elsewhere

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-import textwrap
 
 import pytest
 
 from bench.errors import BenchError, UnknownNameError
 from bench.registry import Registry
+from tests.run_helpers import install_plugin
 
 
 def test_unknown_name_suggests_the_closest():
@@ -20,25 +19,15 @@ def test_unknown_name_suggests_the_closest():
         methods.get("zzzzzz")
 
 
-def _install_plugin(tmp_path, monkeypatch, body: str) -> None:
-    """A package on sys.path with a dist-info declaring a bench.methods entry point."""
-    (tmp_path / "my_method.py").write_text(textwrap.dedent(body))
-    dist = tmp_path / "my_method-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-method\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[bench.methods]\nmy-method = my_method\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "my_method", raising=False)
 
 
 def test_an_installed_package_adds_a_method(tmp_path, monkeypatch):
-    import methods.api as api
+    import methods.base as api
 
     fresh = Registry("method", ["methods"], "bench.methods")
     monkeypatch.setattr(api, "methods", fresh)
-    monkeypatch.setattr(api, "method", fresh.register)
-    _install_plugin(tmp_path, monkeypatch, '''
-        from methods.api import method, Sample
+    install_plugin(tmp_path, monkeypatch, '''
+        from methods.base import method, Sample
 
         @method("my-method")
         def my_method(scale: float = 1.0):
@@ -53,7 +42,7 @@ def test_an_installed_package_adds_a_method(tmp_path, monkeypatch):
 
 
 def test_a_broken_plugin_is_an_error_not_a_warning(tmp_path, monkeypatch):
-    _install_plugin(tmp_path, monkeypatch, "raise ImportError('no module named torchvision')\n")
+    install_plugin(tmp_path, monkeypatch, "raise ImportError('no module named torchvision')\n")
     fresh = Registry("method", [], "bench.methods")
     with pytest.raises(BenchError, match="method plugin 'my-method' .* failed to import"):
         fresh.names()

@@ -19,25 +19,33 @@ from typing import Any, Callable
 import torch
 
 from bench.registry import Registry
+from bench.suites.base import Prompt
 
 
 class Evaluator(abc.ABC):
     name: str = ""
+    # What an evaluator that loads models records of them (hub ids, revisions, files, hashes);
+    # set per instance by its factory. None: nothing beyond the name.
+    provenance: dict[str, Any] | None = None
+
+    def info(self) -> dict[str, Any]:
+        """What a run's manifest records of this judge: its name and the provenance of what it loaded."""
+        return {"name": self.name, **(self.provenance or {})}
 
     @abc.abstractmethod
-    def evaluate(self, images: torch.Tensor, prompts: list[Any]) -> list[dict[str, Any]]:
+    def evaluate(self, images: torch.Tensor, prompts: list[Prompt]) -> list[dict[str, Any]]:
         """One dict of metric columns per image."""
 
     def summarize(self, records: Any) -> Any:
         """A small table of this evaluator's scores over a run's records (or None)."""
         return None
 
-    def prepare(self, prompts: list[Any]) -> None:
+    def prepare(self, prompts: list[Prompt]) -> None:
         """Load whatever judging ``prompts`` needs beyond what loading the evaluator did, so that a
         missing model fails before a run starts (default: nothing)."""
 
 
-def check_batch(images: Any, prompts: list[Any]) -> None:
+def check_batch(images: Any, prompts: list[Prompt]) -> None:
     """One prompt per image, or a clear error."""
     if len(images) != len(prompts):
         raise ValueError(f"{len(images)} images for {len(prompts)} prompts")

@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.evaluators import t2i_rules as rules
+from bench.suites.base import Prompt
 from bench.evaluators.base import Evaluator, check_batch, evaluator, mean_per_task
 
 VQA_ID = "Salesforce/blip-vqa-capfilt-large"
@@ -97,9 +98,9 @@ def found(detections: list[rules.Detection], n: int) -> str:
     return ", ".join(f"{d.label} {d.score:.2f}" for d in detections[:n]) or "nothing"
 
 
-def category_of(prompt: Any) -> str:
+def category_of(prompt: Prompt) -> str:
     """A prompt's T2I-CompBench category: its metadata's, else its task."""
-    return (getattr(prompt, "metadata", None) or {}).get("category") or getattr(prompt, "task", "")
+    return prompt.metadata.get("category") or prompt.task
 
 
 def complex_key(prompt: str) -> str:
@@ -228,7 +229,7 @@ class T2ICompBench(Evaluator):
     NEEDS = {"spatial": ("detector",), "3d_spatial": ("detector", "depth"), "numeracy": ("lists", "detector"),
              "complex": ("lists", "detector")}
 
-    def prepare(self, prompts: list[Any]) -> None:
+    def prepare(self, prompts: list[Prompt]) -> None:
         """Load the detector, depth model and lists the prompts' categories need, before the run."""
         for prompt in prompts:
             for name in self.NEEDS.get(category_of(prompt), ()):
@@ -239,11 +240,11 @@ class T2ICompBench(Evaluator):
         return {"t2i_score": float("nan"), "t2i_judge": "", "t2i_reason": reason}
 
     @torch.no_grad()
-    def evaluate(self, images: torch.Tensor, prompts: list[Any]) -> list[dict[str, Any]]:
+    def evaluate(self, images: torch.Tensor, prompts: list[Prompt]) -> list[dict[str, Any]]:
         check_batch(images, prompts)
         rows = []
         for image, prompt in zip(images.detach().float().cpu(), prompts):
-            rows.append(self.judge(image, getattr(prompt, "text", str(prompt)), category_of(prompt)))
+            rows.append(self.judge(image, prompt.text, category_of(prompt)))
         return rows
 
     def summarize(self, records: Any) -> Any:
@@ -254,7 +255,7 @@ def owl_detector(device: str | torch.device) -> tuple[Any, dict]:
     from transformers import Owlv2ForObjectDetection, Owlv2Processor
 
     from bench.evaluators.t2i_experts import OwlDetector
-    from bench.generators import hub
+    from bench.loading import hub
 
     model = hub.load(Owlv2ForObjectDetection, DETECTOR_ID, DETECTOR_REVISION).to(device)
     return OwlDetector(model, hub.load(Owlv2Processor, DETECTOR_ID, DETECTOR_REVISION)), {
@@ -266,7 +267,7 @@ def midas_depth(device: str | torch.device) -> tuple[Any, dict]:
     from transformers import DPTForDepthEstimation
 
     from bench.evaluators.t2i_experts import MidasDepth
-    from bench.generators import hub
+    from bench.loading import hub
 
     model = hub.load(DPTForDepthEstimation, DEPTH_ID, DEPTH_REVISION).to(device)
     return MidasDepth(model), {"depth": DEPTH_ID, "depth_revision": DEPTH_REVISION,
@@ -284,7 +285,7 @@ def t2i_compbench(device: str | torch.device = "cpu") -> Evaluator:
     """T2I-CompBench, all 8 categories: BLIP-VQA, CLIP B/32, OWLv2 (for UniDet) + DPT depth, 3-in-1."""
     from transformers import BlipForQuestionAnswering, BlipProcessor, CLIPModel, CLIPTokenizer
 
-    from bench.generators import hub
+    from bench.loading import hub
     from rewards.clip_common import ClipScorer
 
     vqa = hub.load(BlipForQuestionAnswering, VQA_ID, VQA_REVISION).to(device)
@@ -309,7 +310,7 @@ def tiny_experts(device: str | torch.device = "cpu") -> dict[str, Callable[[], t
     from transformers.models.owlv2.image_processing_pil_owlv2 import Owlv2ImageProcessorPil
 
     from bench.evaluators.t2i_experts import MidasDepth, OwlDetector
-    from bench.generators import tiny
+    from bench.loading import tiny
 
     def detector() -> tuple[Any, dict]:
         tokenizer = tiny.char_tokenizer(16)
@@ -347,7 +348,7 @@ def t2i_compbench_tiny(device: str | torch.device = "cpu") -> Evaluator:
     """t2i-compbench's code on tiny random BLIP VQA, CLIP, OWLv2 and DPT (no download), for tests."""
     from transformers import BlipConfig, BlipForQuestionAnswering
 
-    from bench.generators import tiny
+    from bench.loading import tiny
     from rewards.clip_common import ClipScorer, tiny_clip_model, tiny_tokenizer
 
     tokenizer = tiny.char_tokenizer(64)

@@ -33,7 +33,9 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Sequence
+
+from bench.evaluators.detection import Box, Detection
 
 FRAME_SHORT, FRAME_MAX = 479, 480
 IOU_THRESHOLD, DISTANCE_THRESHOLD, IOU_THRESHOLD_3D = 0.1, 150.0, 0.5
@@ -46,13 +48,6 @@ NUMERACY_NAMES = {"ship": "boat", "telivision": "tv", "goldfish": "fish", "paint
 NUMBER_WORDS = ("a", "an", "one", "two", "three", "four", "five", "six", "seven", "eight")
 COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
 
-Box = tuple[float, float, float, float]  # x1, y1, x2, y2
-
-
-class Detection(NamedTuple):
-    label: str
-    score: float
-    box: Box
 
 
 def frame_size(height: int, width: int) -> tuple[int, int]:

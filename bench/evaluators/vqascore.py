@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from bench.suites.base import Prompt
 from bench.evaluators.base import Evaluator, check_batch, evaluator, mean_per_task
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ class VQAScore(Evaluator):
         return self.processor.apply_chat_template(messages, add_generation_prompt=True)
 
     @torch.no_grad()
-    def evaluate(self, images: torch.Tensor, prompts: list[Any]) -> list[dict[str, Any]]:
+    def evaluate(self, images: torch.Tensor, prompts: list[Prompt]) -> list[dict[str, Any]]:
         from PIL import Image
 
         check_batch(images, prompts)
@@ -61,7 +62,7 @@ class VQAScore(Evaluator):
         rows = []
         dtype = next(self.model.parameters()).dtype
         for array, prompt in zip(pixels, prompts):
-            text = getattr(prompt, "text", prompt)
+            text = prompt.text
             inputs = self.processor(text=[self.question(text)], images=[Image.fromarray(array)], return_tensors="pt")
             inputs = {k: v.to(self.device, dtype) if v.is_floating_point() else v.to(self.device) for k, v in inputs.items()}
             logits = self.model(**inputs).logits[0, -1].float()
@@ -77,7 +78,7 @@ def vqascore(device: str | torch.device = "cpu", model: str | None = None) -> Ev
     """VQAScore: P("Yes") from a VLM (default LLaVA-OneVision 7B; vqascore:HUB_ID[@REV] for another)."""
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from bench.generators import hub
+    from bench.loading import hub
 
     hub_id, revision, pinned = resolve(model)
     if not pinned:
@@ -115,7 +116,7 @@ def vqascore_tiny(device: str | torch.device = "cpu", model: str | None = None) 
     except ImportError:  # pragma: no cover - older transformers
         from transformers import CLIPImageProcessor
 
-    from bench.generators import tiny
+    from bench.loading import tiny
 
     tokenizer = tiny.char_tokenizer(512)
     tokenizer.add_special_tokens({"additional_special_tokens": ["<image>"]})

@@ -22,7 +22,7 @@ from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxTransf
 from transformers import CLIPTextModel, CLIPTokenizer, T5Config, T5EncoderModel, T5TokenizerFast
 
 from bench.dtypes import parse_dtype
-from bench.generators import hub, tiny
+from bench.loading import hub, tiny
 from bench.generators.base import Cond, generator
 from bench.generators.common import DiffusersGenerator, parse_options
 from bench.generators.sd_turbo import tiny_clip, tiny_vae

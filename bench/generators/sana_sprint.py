@@ -22,7 +22,7 @@ from diffusers import AutoencoderDC, SanaTransformer2DModel, SCMScheduler
 from transformers import Gemma2Config, Gemma2Model, GemmaTokenizerFast
 
 from bench.dtypes import parse_dtype
-from bench.generators import hub, tiny
+from bench.loading import hub, tiny
 from bench.generators.base import Cond, generator
 from bench.generators.common import DiffusersGenerator, parse_options, step_noise
 

@@ -17,7 +17,7 @@ from diffusers import (AutoencoderKL, EulerAncestralDiscreteScheduler, EulerDisc
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from bench.dtypes import parse_dtype
-from bench.generators import hub, tiny
+from bench.loading import hub, tiny
 from bench.generators.base import Cond, generator
 from bench.generators.common import DiffusersGenerator, parse_options, step_noise
 

@@ -19,7 +19,7 @@ from diffusers import AutoencoderKL, EulerAncestralDiscreteScheduler, UNet2DCond
 from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
 from bench.dtypes import parse_dtype
-from bench.generators import hub, tiny
+from bench.loading import hub, tiny
 from bench.generators.base import Cond, generator
 from bench.generators.common import parse_options
 from bench.generators.sd_turbo import SDTurbo, tiny_clip, tiny_unet, tiny_vae

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from bench.evaluators.geneval import Detection
+from bench.evaluators.detection import Detection
 from bench.shapes.scene import BACKGROUND, COLORS, SHAPES, SUPERSAMPLE, Obj, _mask
 
 # Area of each shape in units of r^2 (r = half the side of its bounding box) and the offset of

@@ -11,7 +11,6 @@ suite), a ``task`` (GenEval tag, T2I-CompBench category, or "" for plain prompt 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 from bench.registry import Registry
@@ -36,19 +35,3 @@ class Suite:
 
 suites: Registry[Callable[..., Suite]] = Registry("suite", ["bench.suites"], "bench.suites")
 suite = suites.register
-
-
-def load_suite(spec: str) -> Suite:
-    """Resolve a ``--suite`` value: ``NAME``, ``NAME:PATH`` or a prompt-file path."""
-    from bench.suites.plain import read_prompt_file
-
-    name, _, path = spec.partition(":")
-    if name in suites.names():
-        factory = suites.get(name).factory
-        return factory(path=Path(path) if path else None)
-    candidate = Path(spec)
-    if candidate.suffix in {".txt", ".jsonl"} or candidate.exists() or "/" in spec:
-        return read_prompt_file(candidate)
-    # neither a registered name nor something that looks like a file
-    suites.get(name)  # raises the "unknown suite ... Did you mean" error
-    raise AssertionError("unreachable")

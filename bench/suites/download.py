@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from bench.errors import SuiteError
-from bench.records import atomic_write_bytes
+from bench.files import atomic_write_bytes
 from bench.suites.plain import one_line, read_bytes
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 
 from bench.errors import BenchError
-from bench.records import atomic_write_bytes, atomic_write_text
+from bench.files import atomic_write_bytes, atomic_write_text
 
 FORMAT = "bench-hypernoise-v1"
 SHIPPED = Path(__file__).resolve().parents[2] / "bench" / "shapes" / "weights"

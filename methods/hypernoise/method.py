@@ -14,7 +14,8 @@ from typing import Any
 import torch
 
 from bench.errors import BenchError
-from methods.api import Job, Method, Sample, method
+from bench.generators import Generator
+from methods.base import Job, Method, Sample, method
 from methods.hypernoise import checkpoint as ckpt
 from methods.hypernoise.modulator import Modulator, SmallModulator, build
 
@@ -42,21 +43,32 @@ def attach(generator: Any, path: ckpt.Path, fuse: bool = True) -> tuple[Modulato
     return modulator, meta
 
 
-@method("hypernoise")
+# NFEs: the generator's, plus the LoRA modulator's pass of the same network (the paper's
+# modulator; a standalone one's pass is not a generator NFE)
+@method("hypernoise", label="HyperNoise", color="#2ca02c", nfe=lambda settings, g: g + 1,
+        trainer="methods.hypernoise.trainer:Trainer")
 def hypernoise(checkpoint: str = "") -> Method:
     """Noise hypernetwork: z -> z + f(z, c) by a trained LoRA modulator, then one draw."""
-    state: dict[str, Any] = {}
+    return HyperNoise(checkpoint)
 
-    def prepare(generator: Any) -> dict[str, Any]:
+
+class HyperNoise:
+    """The method for one checkpoint setting: ``prepare`` attaches the modulator once."""
+
+    def __init__(self, checkpoint: str):
+        self.checkpoint = checkpoint
+        self.modulator: Modulator | SmallModulator | None = None
+
+    def prepare(self, generator: Generator) -> dict[str, Any]:
         """Attach the modulator once, before the first batch; what the manifest records."""
-        path = ckpt.resolve(checkpoint, generator.name)
-        state["modulator"], meta = attach(generator, path)
+        path = ckpt.resolve(self.checkpoint, generator.name)
+        self.modulator, meta = attach(generator, path)
         return {"checkpoint": str(path), "sha256": ckpt.sha256(path), "training": meta}
 
-    def run(job: Job) -> list[Sample]:
-        if "modulator" not in state:
-            prepare(job.generator)
-        gen, modulator = job.generator, state["modulator"]
+    def __call__(self, job: Job) -> list[Sample]:
+        if self.modulator is None:
+            self.prepare(job.generator)
+        gen, modulator = job.generator, self.modulator
         with torch.no_grad():
             # 1. Encode and draw the seeds' noise, as base does
             cond = gen.encode(job.prompts)
@@ -69,6 +81,3 @@ def hypernoise(checkpoint: str = "") -> Method:
         # The unmodified draw g(z) is never made (it would cost a pass): reward_initial is unknown
         return [Sample(image=img, reward_initial=float("nan"), extras={"modulation_norm": n})
                 for img, n in zip(images, norms)]
-
-    run.prepare = prepare  # type: ignore[attr-defined]
-    return run

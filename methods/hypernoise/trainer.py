@@ -28,6 +28,12 @@ the optimiser step -- the gradient averaging DDP performs. The reduction is writ
 than delegated to DistributedDataParallel because one training step runs the network twice
 (f_φ with the adapter, then g without it), which DDP's reducer does not support. At every save
 the ranks compare their adapter weights and stop if they differ; rank 0 writes all files.
+
+``Trainer`` is the method's ``methods.base.Trainer``: ``bench train`` (``bench.running.train``) turns
+bench.toml's ``[train.hypernoise]`` and the flags into a ``TrainConfig`` by ``Trainer.configure``.
+The process group, the device and the models come from ``bench.running.parts`` as in ``bench run``;
+each step is metered by ``bench.running.cost``'s wrappers (the LoRA modulator's pass is the
+generator's ``network_output``, one NFE per image) and added up by its ``TrainingCost``.
 """
 
 from __future__ import annotations
@@ -49,10 +55,10 @@ from safetensors import safe_open
 from safetensors.torch import save
 
 from bench.errors import BenchError, ConfigError
-from bench.lock import hold
-from bench.manifest import device_name
-from bench.records import atomic_write_bytes, remove_temporaries
-from methods.api import coerce_setting
+from bench.files import atomic_write_bytes, hold, remove_temporaries
+from bench.running.cost import COST_UNITS, Meter, MeteredGenerator, MeteredReward, TrainingCost
+from bench.running.manifest import device_name
+from methods.base import coerce_setting
 from methods.hypernoise import checkpoint as ckpt
 from methods.hypernoise.modulator import build
 from methods.hypernoise.objective import practical_loss, regulariser
@@ -126,35 +132,8 @@ class TrainConfig:
         return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def train_config(values: dict[str, Any]) -> TrainConfig:
-    """A TrainConfig from strings or values (``--set key=value``, bench.toml), typed by the defaults."""
-    import dataclasses
-
-    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
-    typed: dict[str, Any] = {}
-    for key, value in values.items():
-        if value is None:
-            continue
-        if key not in fields:
-            known = ", ".join(n for n in fields if n != "model_options")
-            raise ConfigError(f"hypernoise training has no setting '{key}'; its settings are: {known}")
-        if key == "model_options":
-            typed[key] = value
-            continue
-        default = 0.0 if key == "lora_alpha" else fields[key].default  # lora_alpha: None means 2·rank
-        typed[key] = coerce_setting("hypernoise training", key, value, default)
-    return TrainConfig(**typed)
-
-
 MAX_SKIPS_IN_A_ROW = 10  # non-finite steps in a row that stop the training
 ADAPTER = "adapter/"  # prefix of the adapter's weights inside trainer_state.safetensors
-COST_UNITS = {
-    "seconds": "wall-clock seconds of the training steps, each step timed on every process and counted "
-               "as long as the slowest (evaluation and saving excluded)",
-    "device_seconds": "the processes' step seconds summed (= seconds on one process)",
-    "nfe": "generator network evaluations, the modulator's pass included, over all processes",
-    "skipped_steps": "steps skipped for a non-finite gradient or loss",
-}
 LOG_FIELDS = ["step", "loss", "reward", "reg", "grad_norm", "lr", "skipped", "seconds", "nfe"]
 EVAL_FIELDS = ["step", "reward_base", "reward_hypernoise", "modulation_norm", "accuracy_base",
                "accuracy_hypernoise"]
@@ -203,39 +182,63 @@ def load_optimizer_tensors(opt: torch.optim.Optimizer, names: list[str], tensors
 
 
 class Trainer:
+    """The hypernoise trainer (``methods.base.Trainer``): ``Trainer(Trainer.configure(values)).run()``."""
+
+    @classmethod
+    def configure(cls, values: dict[str, Any]) -> TrainConfig:
+        """A TrainConfig from strings or values (``--set key=value``, bench.toml), typed by the
+        defaults; None leaves a default. An unknown key or a value of the wrong type is one line."""
+        import dataclasses
+
+        fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+        typed: dict[str, Any] = {}
+        for key, value in values.items():
+            if value is None:
+                continue
+            if key not in fields:
+                known = ", ".join(n for n in fields if n != "model_options")
+                raise ConfigError(f"hypernoise training has no setting '{key}'; its settings are: {known}")
+            if key == "model_options":
+                typed[key] = value
+                continue
+            default = 0.0 if key == "lora_alpha" else fields[key].default  # lora_alpha: None means 2·rank
+            typed[key] = coerce_setting("hypernoise training", key, value, default)
+        return TrainConfig(**typed)
+
     def __init__(self, config: TrainConfig):
         from bench.evaluators import load_evaluator
-        from bench.generators import load_generator
-        from bench.runner import Dist, check_device
+        from bench.running import parts
         from bench.suites import load_suite
-        from rewards import load_reward
 
         config.check()
         self.config = config
-        self.dist = Dist(config.device)
-        if config.batch_size % self.dist.world:
-            raise ConfigError(f"batch_size {config.batch_size} does not split over {self.dist.world} processes; "
-                              f"use a multiple of {self.dist.world}")
-        self.device = check_device(self.dist.device(config.device))
-        self.out = Path(config.out)
-        self.train_prompts = list(load_suite(config.prompts).prompts)
-        if not self.train_prompts:
-            raise ConfigError(f"prompt set '{config.prompts}' is empty")
-        self.eval_suite = load_suite(config.eval_prompts) if config.eval_prompts else None
-        self.evaluator = (load_evaluator(self.eval_suite.evaluators[0], device=self.device)
-                          if self.eval_suite is not None and self.eval_suite.evaluators else None)
-        self._eval_base: tuple | None = None
-        self.generator = load_generator(config.model, device=str(self.device), dtype=config.dtype,
-                                        **config.model_options).freeze()
-        self.generator.check_prompts([p.text for p in self.train_prompts])
-        self.reward = load_reward(config.reward, device=self.device)
-        self.reward.requires_grad_(False).eval()
-        if config.gradient_checkpointing:
-            self.generator.enable_gradient_checkpointing()
-        with torch.random.fork_rng(devices=[]):  # the adapter's Gaussian init, from the run's seed
-            torch.manual_seed(config.seed)
-            self.modulator = build(self.generator, {"kind": config.modulator, "rank": config.rank,
-                                                    "alpha": config.lora_alpha, "width": config.width, "blocks": 2})
+        self.dist, self.device = parts.open_process(config.device)
+        try:
+            if config.batch_size % self.dist.world:
+                raise ConfigError(f"batch_size {config.batch_size} does not split over {self.dist.world} processes; "
+                                  f"use a multiple of {self.dist.world}")
+            self.out = Path(config.out)
+            self.train_prompts = list(load_suite(config.prompts).prompts)
+            if not self.train_prompts:
+                raise ConfigError(f"prompt set '{config.prompts}' is empty")
+            self.eval_suite = load_suite(config.eval_prompts) if config.eval_prompts else None
+            self.evaluator = (load_evaluator(self.eval_suite.evaluators[0], device=self.device)
+                              if self.eval_suite is not None and self.eval_suite.evaluators else None)
+            self._eval_base: tuple | None = None
+            # the plain models; a training step meters them (train_step), the held-out evaluation does not
+            self.generator, self.reward = parts.load_models(config.model, config.model_options, config.reward,
+                                                            self.device, config.dtype,
+                                                            [p.text for p in self.train_prompts])
+            if config.gradient_checkpointing:
+                self.generator.enable_gradient_checkpointing()
+            with torch.random.fork_rng(devices=[]):  # the adapter's Gaussian init, from the run's seed
+                torch.manual_seed(config.seed)
+                self.modulator = build(self.generator, {"kind": config.modulator, "rank": config.rank,
+                                                        "alpha": config.lora_alpha, "width": config.width,
+                                                        "blocks": 2})
+        except BaseException:
+            self.dist.close()
+            raise
         self.names = list(self.modulator.state_dict())
         params = self.modulator.parameters()
         if config.optimizer == "sgd":
@@ -245,29 +248,42 @@ class Trainer:
             self.opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
         self.step = 0
         self.skips_in_a_row = 0
-        # seconds: wall-clock of the training steps (each step as long as its slowest process);
-        # device_seconds: the processes' step times summed (COST_UNITS, written with the checkpoint)
-        self.cost = {"seconds": 0.0, "device_seconds": 0.0, "nfe": 0, "reward_forward": 0, "reward_backward": 0,
-                     "images": 0, "skipped_steps": 0, "world_size": self.dist.world}
+        self.training_cost = TrainingCost(self.dist.world)  # COST_UNITS, written with the checkpoint
         self.prompt_hash = hashlib.sha256("\n".join(p.text for p in self.train_prompts).encode()).hexdigest()
+
+    @property
+    def cost(self) -> dict[str, Any]:
+        """The training's cost so far, over all processes (``bench.running.cost.COST_UNITS``)."""
+        return self.training_cost.as_dict()
+
+    @property
+    def main(self) -> bool:
+        """Whether this process is rank 0, the one that writes and reports."""
+        return self.dist.rank == 0
 
     # -- one optimisation step -------------------------------------------------------------------
     def train_step(self) -> dict[str, float]:
-        config, gen = self.config, self.generator
+        config = self.config
+        # this step's work on this process, counted where it happens: the generator's NFEs (the
+        # LoRA modulator's pass is its network_output, one per image) and the reward's passes
+        meter = Meter()
+        gen, scorer = MeteredGenerator(self.generator, meter), MeteredReward(self.reward, meter)
         start = time.perf_counter()
         self.opt.zero_grad(set_to_none=True)
         totals = {"loss": 0.0, "reward": 0.0, "reg": 0.0}
         rank, world = self.dist.rank, self.dist.world
+        images_done = 0  # this process's images
         for micro in range(config.accumulation):
             idx, seeds = batch_plan(config, len(self.train_prompts), self.step, micro)
             idx, seeds = idx[rank::world], seeds[rank::world]  # this process's share of the batch
             prompts = [self.train_prompts[i].text for i in idx]
+            images_done += len(prompts)
             cond = gen.encode(prompts)
             z = gen.noise(seeds)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=config.bf16):
                 z_hat, f = self.modulator(gen, z, cond)  # adapter on
                 images = gen.generate(z_hat, cond)  # adapter off
-                reward = self.reward.score(images, prompts).float()
+                reward = scorer.score(images, prompts).float()
             reg = regulariser(f, config.reg)
             # Sums over this share / the whole batch: the ranks' gradients add up to the batch mean
             scale = config.batch_size * config.accumulation
@@ -277,7 +293,8 @@ class Trainer:
                 totals[key] += float(value.detach()) / scale
         if world > 1:  # average the gradients over the processes, as DDP does (see module docs)
             self._all_reduce_gradients()
-            summed = torch.tensor([totals["loss"], totals["reward"], totals["reg"]], dtype=torch.float64)
+            summed = torch.tensor([totals["loss"], totals["reward"], totals["reg"]], dtype=torch.float64,
+                                  device=self.device)
             torch.distributed.all_reduce(summed)
             totals = dict(zip(("loss", "reward", "reg"), summed.tolist()))
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self.modulator.parameters(), config.grad_clip))
@@ -288,10 +305,9 @@ class Trainer:
         skip = not (math.isfinite(grad_norm) and math.isfinite(totals["loss"]))
         if skip:
             self.opt.zero_grad(set_to_none=True)
-            self.cost["skipped_steps"] = self.cost.get("skipped_steps", 0) + 1
+            skipped = self.training_cost.skip()
             self.skips_in_a_row += 1
-            log.warning("step %d: non-finite gradient or loss, step skipped (%d so far)",
-                        self.step + 1, self.cost["skipped_steps"])
+            log.warning("step %d: non-finite gradient or loss, step skipped (%d so far)", self.step + 1, skipped)
             if self.skips_in_a_row >= MAX_SKIPS_IN_A_ROW:
                 raise TrainingError(f"the loss or gradient was not finite for {MAX_SKIPS_IN_A_ROW} steps in a row "
                                     f"(steps {self.step + 2 - MAX_SKIPS_IN_A_ROW}-{self.step + 1}); nothing was saved "
@@ -306,24 +322,12 @@ class Trainer:
                                     "nothing was saved since the last good save: lower lr")
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-        images_done = config.batch_size * config.accumulation
-        elapsed = time.perf_counter() - start
-        if self.dist.world > 1:  # wall-clock: the slowest process; device-seconds: every process's
-            times = [torch.zeros(1, dtype=torch.float64) for _ in range(self.dist.world)]
-            torch.distributed.all_gather(times, torch.tensor([elapsed], dtype=torch.float64))
-            self.cost["seconds"] += max(float(t) for t in times)
-            self.cost["device_seconds"] += sum(float(t) for t in times)
-        else:
-            self.cost["seconds"] += elapsed
-            self.cost["device_seconds"] += elapsed
-        # the generator's NFEs, plus the LoRA modulator's pass of the same network
-        self.cost["nfe"] += images_done * (gen.nfe + (config.modulator == "lora"))
-        self.cost["reward_forward"] += images_done
-        self.cost["reward_backward"] += images_done
-        self.cost["images"] += images_done
+        # wall-clock: the slowest process; device-seconds and counts: every process's, summed
+        self.training_cost.add_step(time.perf_counter() - start, meter, images_done, self.device)
         self.step += 1
+        cost = self.training_cost
         return {"step": self.step, **totals, "grad_norm": grad_norm, "lr": lr, "skipped": int(skip),
-                "seconds": self.cost["seconds"], "nfe": self.cost["nfe"]}
+                "seconds": cost.seconds, "nfe": cost.counts["nfe"]}
 
     def _all_reduce_gradients(self) -> None:
         """Sum every rank's gradients (each already divided by the global batch), in one call."""
@@ -418,7 +422,7 @@ class Trainer:
         self.modulator.load_state_dict(weights)
         load_optimizer_tensors(self.opt, self.names, {k: v for k, v in tensors.items() if not k.startswith(ADAPTER)})
         self.step = int(header["step"])
-        self.cost = json.loads(header["cost"])
+        self.training_cost = TrainingCost.from_dict(json.loads(header["cost"]))
         deliverable = self.out / "hypernoise.safetensors"
         at = ckpt.read(deliverable)[1].get("step") if deliverable.is_file() else None
         if at != self.step and self.dist.rank == 0:  # a save was cut between its two files
@@ -432,7 +436,7 @@ class Trainer:
         """Train to ``steps`` (resuming from ``out`` if it holds this run); rank 0 writes."""
         from tqdm.auto import tqdm
 
-        main = self.dist.rank == 0
+        main = self.main
         lock = contextlib.ExitStack()
         try:
             if any((self.out / name).exists() for name in ("manifest.json", "journal", "records.parquet")):
@@ -480,6 +484,11 @@ class Trainer:
             lock.close()
             self.dist.close()
         return self.out / "hypernoise.safetensors"
+
+
+def train_config(values: dict[str, Any]) -> TrainConfig:
+    """``Trainer.configure`` (the name it had before the training contract)."""
+    return Trainer.configure(values)
 
 
 def _read_csv(path: Path, up_to: int) -> list[dict[str, float]]:

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from bench.evaluators.geneval import Detection, judge, overall, relations, summarize
+from bench.evaluators.geneval_rules import Detection, judge, overall, relations, summarize
 
 SIZE = (64, 64)
 

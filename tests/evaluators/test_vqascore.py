@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 from bench.evaluators.base import load_evaluator
+from bench.suites import Prompt
 from bench.evaluators.vqascore import QUESTION
 from tests.run_helpers import cli_refused, cli_run
 
@@ -17,7 +18,7 @@ PROMPTS = Path(__file__).resolve().parents[2] / "examples" / "prompts.txt"
 def test_score_is_the_probability_of_yes_after_the_question():
     ev = load_evaluator("vqascore-tiny")
     images = torch.rand(2, 3, 40, 40)
-    rows = ev.evaluate(images, ["a red cat", "two dogs"])
+    rows = ev.evaluate(images, [Prompt("0", "a red cat"), Prompt("1", "two dogs")])
     question = ev.question("a red cat")
     assert QUESTION.format(prompt="a red cat") in question and "<image>" in question
     pil = Image.fromarray((images[0] * 255).round().to(torch.uint8).permute(1, 2, 0).numpy())

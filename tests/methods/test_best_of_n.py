@@ -1,7 +1,7 @@
 import torch
 
-from bench.cost import Meter, MeteredGenerator, MeteredReward
-from methods.api import Job, load_method
+from bench.running.cost import Meter, MeteredGenerator, MeteredReward
+from methods.base import Job, load_method
 from methods.best_of_n import candidate_seed
 from rewards import load_reward
 

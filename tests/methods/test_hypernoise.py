@@ -7,10 +7,10 @@ import torch
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.cost import Meter, MeteredGenerator, MeteredReward
+from bench.running.cost import Meter, MeteredGenerator, MeteredReward
 from bench.errors import BenchError, ConfigError
 from bench.generators import load_generator
-from methods.api import Job, load_method
+from methods.base import Job, load_method
 from methods.hypernoise import checkpoint as ckpt
 from methods.hypernoise.modulator import Modulator
 from methods.hypernoise.trainer import Trainer, lr_at, train_config

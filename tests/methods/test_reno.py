@@ -3,9 +3,9 @@ import math
 import pytest
 import torch
 
-from bench.cost import Meter, MeteredGenerator, MeteredReward
+from bench.running.cost import Meter, MeteredGenerator, MeteredReward
 from bench.errors import ConfigError
-from methods.api import Job, load_method
+from methods.base import Job, load_method
 from methods.reno import chi_norm_penalty
 from rewards import load_reward
 

@@ -163,7 +163,7 @@ def test_a_damaged_hub_download_is_refused_and_digests_are_remembered_by_size_an
     import os
 
     from bench.errors import WeightsError
-    from bench.generators import hub
+    from bench.loading import hub
 
     monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
     data = b"checkpoint bytes"

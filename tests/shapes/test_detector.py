@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import ndimage
 
-from bench.evaluators.geneval import judge
+from bench.evaluators.geneval_rules import judge
 from bench.shapes import detector, language, scene
 from bench.shapes.scene import COLORS, SHAPES, Obj, place, render
 

@@ -1,0 +1,46 @@
+"""A comparison table as a reader sees it: formatted cells with their intervals, for markdown
+(table.md, a README) and the HTML report."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from bench.analysis import quality as qual
+
+
+def display(tab: pd.DataFrame, quality: str) -> tuple[list[str], list[list[str]]]:
+    """The table as a reader sees it (markdown, HTML): header and formatted cells, estimates
+    with their intervals, cost, paired gains, Pareto membership."""
+    paired = "d_reward" in tab
+    judged = quality != "reward"
+    header = qual.QUALITIES[quality].header
+    head = ["setting", "prompts", "images", "reward", *([header] if judged else []),
+            "s / image", "NFE / image", *(["Δ reward", *([f"Δ {header}"] if judged else [])] if paired else []),
+            "Pareto"]
+
+    def ci(row: pd.Series, key: str, fmt: str) -> str:
+        if key not in row or pd.isna(row[key]):
+            return ""
+        return f"{row[key]:{fmt}} [{row[key + '_low']:{fmt}}, {row[key + '_high']:{fmt}}]"
+
+    body = []
+    for _, row in tab.iterrows():
+        cells = [row["setting"], f"{row['prompts']:d}", f"{row['images']:d}", ci(row, "reward", ".2f")]
+        if judged:
+            cells.append(ci(row, quality, ".3f"))
+        cells += [f"{row['seconds']:.4g}", f"{row['nfe']:g}"]
+        if paired:
+            cells.append(ci(row, "d_reward", "+.2f"))
+            if judged:
+                cells.append(ci(row, f"d_{quality}", "+.3f"))
+        cells.append("yes" if row["pareto"] else "")
+        body.append(cells)
+    return head, body
+
+
+def markdown(tab: pd.DataFrame, quality: str) -> str:
+    """The table for a README."""
+    head, body = display(tab, quality)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in body]
+    return "\n".join(lines) + "\n"

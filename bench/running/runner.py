@@ -1,0 +1,266 @@
+"""The runner: a suite's prompt × seed grid, in batches, through one method, into records.
+
+    suite ──(prompt, seed)──▶ method(generator, reward) ──▶ images + cost ──▶ evaluation ──▶ rows
+
+The grid (which cells, which noise each draws) is ``bench.running.grid``'s; the folder, what it
+holds and what a resume must match, ``bench.running.folder``'s: it accepts only the same setting
+and the same grid (``--extend`` may add seeds or prompts). Before timing, one batch runs as a warm-up whose rows are thrown away, so one-off
+start-up costs (allocations, kernel selection, lazy loading) are not charged to images; its
+time goes to the manifest (``warmups``). Judges see the image as it is saved (8-bit), so
+``bench evaluate`` on the saved PNGs gives the same verdicts.
+
+Under ``torchrun`` the grid is sharded across ranks (row i goes to rank i % world); each
+rank appends to its own journal and rank 0 merges them at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import torch
+
+from bench.config import RunConfig
+from bench.errors import BenchError, ResultsError
+from bench.evaluators import Evaluator
+from bench.generators import Generator
+from bench.running import parts
+from bench.running.cost import Meter, MeteredGenerator, MeteredReward, measure, stopwatch
+from bench.running.folder import RunFolder, quantize
+from bench.running.grid import Cell, Grid, cells as grid_cells
+from bench.running.manifest import device_name, git_commit, package_versions
+from bench.running.records import read_records, row_key
+from bench.suites import Prompt, Suite
+from methods.base import Prepared
+from rewards import Reward
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Plan:
+    """A run as asked for, checked before any model loads: what it is (its identity) and where."""
+
+    config: RunConfig
+    method: Prepared
+    settings: dict[str, Any]  # the method's, resolved
+    suite: Suite
+    grid: Grid
+    cells: list[Cell]  # the whole grid, in order
+    prompts: list[Prompt]  # the grid's distinct prompts
+    setting: dict[str, Any]  # what makes the rows (method, settings, model, reward, suite, dtype)
+    identity: dict[str, Any]  # setting + grid + hardware: what a resume must match
+    folder: RunFolder
+
+
+@dataclass
+class Session:
+    """What every batch of one run shares."""
+
+    method: Prepared
+    generator: Generator
+    reward: Reward
+    evaluators: list[Evaluator]
+    device: torch.device
+    folder: RunFolder
+    save_images: bool
+    columns: dict[str, Any]  # the record columns that are the same on every row
+
+
+@dataclass
+class RunResult:
+    records: Any  # pandas DataFrame, one row per (prompt, seed)
+    summaries: dict[str, Any]  # evaluator name -> its summary table of the records
+    main: bool = True  # this process is rank 0 (the one that reports)
+
+
+def run(config: RunConfig, progress: bool = True) -> RunResult:
+    """Run (or resume) ``config``; returns the merged records and the evaluators' summaries."""
+    dist, device = parts.open_process(config.device)
+    with contextlib.ExitStack() as stack:
+        stack.callback(dist.close)
+        plan = make_plan(config, device)
+        created = plan.folder.open(plan.identity, extend=config.extend)
+        old_manifest = plan.folder.manifest() or {}
+        session, artifacts = load(plan, device, created)
+        # The resume key names the setting, not the grid: --extend keeps the rows already made
+        key_identity = {**plan.setting, "model_revision": session.columns["model_revision"]}
+        if artifacts is not None:  # rows made with another checkpoint are other rows
+            key_identity["method_artifacts"] = artifacts.get("sha256")
+        keyed = [replace(c, key=row_key(key_identity, c.prompt.id, c.prompt.text, c.seed)) for c in plan.cells]
+        mine = [c for c in keyed if c.index % dist.world == dist.rank]  # this rank's shard
+        done = plan.folder.done_keys()
+        todo = [c for c in mine if c.key not in done]
+        if len(todo) < len(mine):
+            log.info("resuming %s: %d of %d rows already on disk", plan.folder.path, len(mine) - len(todo), len(mine))
+        if dist.rank == 0:  # one process writes a folder at a time (a second one is refused here)
+            stack.enter_context(plan.folder.writing())
+        manifest = make_manifest(plan, session, artifacts, dist.world, old_manifest)
+        if dist.rank == 0:
+            plan.folder.write_manifest(manifest)
+        warmup = make_rows(plan, session, todo, done=len(mine) - len(todo), total=len(mine), rank=dist.rank,
+                           progress=progress)
+        # Merge every rank's journal into the tables
+        dist.barrier()
+        if dist.rank == 0:
+            df = plan.folder.finalize(order={c.key: c.index for c in keyed})
+            if len(df) != plan.grid.rows:  # a torn journal line, or rows of another grid: never "complete"
+                raise ResultsError(f"'{plan.folder.path}' holds {len(df)} rows for a grid of {plan.grid.rows}; "
+                                   "rerun the same command to make the missing rows")
+            if warmup is not None:
+                manifest["warmups"] = [*manifest.get("warmups", []), warmup]
+            plan.folder.write_manifest({**manifest, "status": "complete", "rows": len(df)})
+        dist.barrier()
+        df = df if dist.rank == 0 else read_records(plan.folder.path)
+        summaries = {ev.name: ev.summarize(df) for ev in session.evaluators}
+        return RunResult(df, {k: v for k, v in summaries.items() if v is not None}, main=dist.rank == 0)
+
+
+def make_plan(config: RunConfig, device: torch.device) -> Plan:
+    """Check everything a user can get wrong before any model loads: the method and its
+    settings, the dtype, the suite, the grid; and say what the run is."""
+    from bench.dtypes import parse_dtype
+    from bench.suites import load_suite
+    from methods.base import load_method
+
+    parse_dtype(config.dtype)
+    method, settings = load_method(config.method, config.settings, model=config.model)
+    suite = load_suite(config.suite)
+    names = suite.evaluators if config.evaluators is None else config.evaluators
+    grid = Grid.of(suite, config.limit, config.seeds, names)
+    setting = {"method": config.method, "settings": settings, "model": config.model,
+               "model_options": config.model_options, "reward": config.reward, "suite": suite.name,
+               "suite_sha256": suite.sha256, "dtype": config.dtype}
+    identity = {**setting, **grid.identity(), "hardware": parts.hardware(device)}
+    cells = grid_cells(suite.prompts, config.limit, grid.seeds)
+    prompts = list(dict.fromkeys(c.prompt for c in cells))
+    return Plan(config, method, settings, suite, grid, cells, prompts, setting, identity, RunFolder(config.run_dir()))
+
+
+def load(plan: Plan, device: torch.device, created: bool) -> tuple[Session, dict[str, Any] | None]:
+    """The models, the method's artifacts for this model and the judges, loaded once; a failure
+    leaves no empty folder behind. The session, and what the method's ``prepare`` returned."""
+    from bench.evaluators import load_evaluator
+
+    config = plan.config
+    try:
+        generator, reward = parts.load_models(config.model, config.model_options, config.reward, device,
+                                              config.dtype, [p.text for p in plan.prompts])
+        artifacts = plan.method.prepare(generator)  # a trained modulator, say: once, here
+        evaluators = [load_evaluator(name, device=device) for name in plan.grid.evaluators]
+        for evaluator in evaluators:
+            evaluator.prepare(plan.prompts)
+    except BenchError:
+        if created:
+            plan.folder.remove_if_empty()
+        raise
+    columns = {"run_id": plan.folder.path.name, "method": config.method,
+               "method_settings": json.dumps(plan.settings, sort_keys=True), "model": config.model,
+               "model_revision": generator.info().revision, "reward_name": reward.name, "suite": plan.suite.name}
+    session = Session(plan.method, generator, reward, evaluators, device, plan.folder, config.save_images, columns)
+    return session, artifacts
+
+
+def make_manifest(plan: Plan, session: Session, artifacts: dict[str, Any] | None, world: int,
+                  old: dict[str, Any]) -> dict[str, Any]:
+    """manifest.json of the run (status running): identity, settings, grid, provenance; the
+    evaluations and warm-ups an earlier pass recorded are kept."""
+    kept = {k: old[k] for k in ("evaluations", "warmups") if k in old}
+    device = session.device
+    return {
+        "run_id": plan.folder.path.name, "status": "running", "identity": plan.identity,
+        "config": {**asdict(plan.config), "settings": plan.settings},
+        "seeds": list(plan.grid.seeds), "prompts": plan.grid.prompts, "grid": plan.grid.as_dict(),
+        "suite": {"name": plan.suite.name, "source": plan.suite.source, "sha256": plan.suite.sha256},
+        "model": asdict(session.generator.info()), "reward": session.reward.info(),
+        "evaluators": [ev.info() for ev in session.evaluators],
+        "packages": package_versions(), "git_commit": git_commit(),
+        "device": {"type": device.type, "name": device_name(device), "world_size": world},
+        "torch_threads": torch.get_num_threads(),
+        **({"method_artifacts": artifacts} if artifacts is not None else {}), **kept,
+    }
+
+
+def make_rows(plan: Plan, session: Session, todo: list[Cell], done: int, total: int, rank: int,
+              progress: bool) -> dict[str, Any] | None:
+    """A warm-up batch (rows thrown away, so start-up is not charged to images), then the rows
+    ``todo`` in batches through the method into this rank's journal. The warm-up's record, if one ran."""
+    from tqdm.auto import tqdm
+
+    config = plan.config
+    warmup = None
+    if todo and config.warmup:
+        with stopwatch(session.device) as t:
+            run_batch(session, todo[:config.batch_size], record=False)
+        warmup = {"rows": len(todo[:config.batch_size]), "seconds": t[0], "rank": rank}
+    journal = plan.folder.journal(rank)
+    bar = tqdm(total=total, initial=done, unit="img", desc=config.method, disable=not progress or rank != 0,
+               dynamic_ncols=True)
+    for start in range(0, len(todo), config.batch_size):
+        batch = todo[start:start + config.batch_size]
+        journal.append(run_batch(session, batch))
+        bar.update(len(batch))
+    bar.close()
+    return warmup
+
+
+def run_batch(session: Session, batch: list[Cell], record: bool = True) -> list[dict[str, Any]]:
+    """One method call on a batch of cells: images, cost, evaluation, record rows (``record``
+    False: a warm-up, no image is written)."""
+    from methods.base import Job
+
+    prompts = [c.prompt.text for c in batch]
+    # 1. The method, metered: what it spends to make the images
+    meter = Meter()
+    job = Job(MeteredGenerator(session.generator, meter), MeteredReward(session.reward, meter),
+              prompts, [c.noise_seed for c in batch], meter)
+    with measure(meter, session.device):
+        samples = session.method(job)
+    if len(samples) != len(batch):
+        raise RuntimeError(f"method '{session.columns['method']}' returned {len(samples)} samples "
+                           f"for {len(batch)} rows")
+    cost = meter.per_image(len(batch))
+    # 2. Evaluation of the final images, timed separately: the reward where the method did
+    #    not score its image (the image as made, as the methods score theirs), then the
+    #    suite's evaluators on the image as saved (8-bit)
+    missing = [i for i, s in enumerate(samples) if s.reward is None]
+    metrics: list[dict[str, Any]] = [{} for _ in batch]
+    with torch.no_grad(), stopwatch(session.device) as t:
+        images = torch.stack([s.image for s in samples]).to(session.device)
+        if missing:
+            scores = session.reward.score(images[missing], [prompts[i] for i in missing]).float().cpu()
+            for j, i in enumerate(missing):
+                samples[i].reward = float(scores[j])
+        if session.evaluators:
+            saved = quantize(images)
+            for ev in session.evaluators:
+                for row, values in zip(metrics, ev.evaluate(saved, [c.prompt for c in batch])):
+                    row.update(values)
+    eval_seconds = t[0] / len(batch)
+    # 3. Images and rows
+    rows = []
+    for cell, sample, metric in zip(batch, samples, metrics):
+        image_path = ""
+        if session.save_images and record:
+            image_path = session.folder.save_image(sample.image, f"{cell.prompt.id}_{cell.seed}")
+        rows.append({
+            **session.columns,
+            "key": cell.key,
+            "task": cell.prompt.task,
+            "prompt_id": cell.prompt.id,
+            "prompt": cell.prompt.text,
+            "seed": cell.seed,
+            "noise_seed": cell.noise_seed,
+            "reward": sample.reward,
+            "reward_initial": sample.reward if sample.reward_initial is None else sample.reward_initial,
+            **cost,
+            "eval_seconds": eval_seconds,
+            "image_path": image_path,
+            "grid_index": cell.index,
+            **metric,
+            **sample.extras,
+        })
+    return rows
