@@ -8,6 +8,7 @@
     c = bench.compare([base, r])                          # the comparison table (bench compare's)
     c.table[["setting", "reward", "overall", "d_overall"]]
     bench.load_run(r.path).records                        # a finished run folder, read back
+    t = bench.train(method="hypernoise", steps=100)       # [train.hypernoise] of bench.toml, then these
 
 Each function takes the command's options as keyword arguments, with the same defaults and the
 same bench.toml (``config``: a path, a dict holding the TOML's tables, or None for ./bench.toml when
@@ -19,15 +20,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence, Union
+from typing import TYPE_CHECKING, Any, Sequence
 
 from bench.analysis.compare import Comparison
+from bench.running.train import Config
 from bench.running.train import TrainResult as Training
 
 if TYPE_CHECKING:
     import pandas as pd
-
-Config = Union[str, Path, dict, None]
 
 
 @dataclass

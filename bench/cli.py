@@ -13,7 +13,6 @@ from typing import Any, Callable, List, Optional
 import typer
 
 from bench.errors import BenchError
-from bench.analysis.quality import NAMES as QUALITY_NAMES
 
 app = typer.Typer(
     add_completion=False,
@@ -180,9 +179,6 @@ class Axis(str, Enum):
     nfe = "nfe"
 
 
-QualityName = Enum("QualityName", {name: name for name in QUALITY_NAMES}, type=str)  # bench.analysis.quality's
-
-
 @app.command()
 @cli_errors
 def compare(
@@ -196,9 +192,10 @@ def compare(
                                   help="Published results to show: a model (sd-turbo, sana-sprint, flux-schnell), "
                                        "auto (the runs' model, if published) or none."),
     grid: int = typer.Option(4, "--grid", min=0, help="Prompts per task in the report's image grids."),
-    quality: QualityName = typer.Option(QualityName.auto, "--quality",
-                                        help="Quality axis: overall (GenEval), t2i (T2I-CompBench), vqascore, reward, "
-                                             "or auto (the first of these the runs were judged by)."),
+    quality: str = typer.Option("auto", "--quality",
+                                help="Quality axis: auto (the first judge's axis the runs hold: GenEval overall, "
+                                     "then T2I-CompBench, then VQAScore), reward, or a judge's axis by name "
+                                     "(bench list evaluators shows each judge's)."),
 ) -> None:
     """Compare runs: a table with 95 % intervals (over distinct prompts) and paired gains, a Pareto
     plot of quality against compute, the amortised cost of trained methods, and a self-contained
@@ -209,7 +206,7 @@ def compare(
     from bench.api import compare as run_compare
 
     for name, path in run_compare(list(runs), out, baseline=baseline, x=x.value, report=report,
-                                  published=published, grid=grid, quality=quality.value).files.items():
+                                  published=published, grid=grid, quality=quality).files.items():
         typer.echo(f"{name}: {path}")
 
 

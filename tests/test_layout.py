@@ -59,3 +59,15 @@ def test_every_method_states_its_cost_model_and_the_trained_one_its_trainer():
         assert info.nfe is not None, f"method '{name}' registers no NFE cost model"
         assert info.trainer is None or ":" in info.trainer
     assert [n for n in methods.names() if method_info(n).reference] == ["base"]
+
+
+def test_no_judge_column_is_named_in_the_analysis_or_report_code():
+    """A judge's quality axis (its records' column, its verdicts' reasons) is on its registration
+    (bench.evaluators.base.Quality); only quality.py's documentation names today's."""
+    from bench.evaluators import qualities
+
+    words = {w for q in qualities() for w in (q.column, q.reason_column) if w and w != q.name}
+    assert {"geneval_correct", "t2i_score"} <= words
+    hits = [f"{p.relative_to(BENCH.parent)}:{i}" for p, text in _sources("analysis", "report").items()
+            if p.name != "quality.py" for i, line in enumerate(text.splitlines(), 1) if any(w in line for w in words)]
+    assert not hits, hits

@@ -97,7 +97,7 @@ def table(df: pd.DataFrame, baseline: str | None = None, n_boot: int = 1000, x: 
         row["budget"] = _budget(d)
         row["reward"], row["reward_low"], row["reward_high"] = bootstrap_mean(d, Mean("reward"), n=n_boot)
         if quality != "reward":
-            q = qual.QUALITIES[quality]
+            q = qual.get(quality)
             row[quality], row[f"{quality}_low"], row[f"{quality}_high"] = bootstrap_mean(
                 d, Mean(q.column, q.per_task), n=n_boot)
             row.update({f"task_{task}": v for task, v in qual.task_means(d, quality).items()})  # suite order
@@ -133,7 +133,7 @@ def _budget(d: pd.DataFrame) -> float:
 
 
 def _paired(d: pd.DataFrame, base: pd.DataFrame, quality: str, n_boot: int) -> dict[str, float]:
-    column = qual.QUALITIES[quality].column
+    column = qual.get(quality).column
     cols = ["prompt_id", "seed", "task", "prompt", "reward"] + ([column] if quality != "reward" else [])
     pairs = d[cols].merge(base[cols], on=["prompt_id", "seed", "task", "prompt"], suffixes=("", "_base"))
     if pairs.empty:
@@ -142,7 +142,7 @@ def _paired(d: pd.DataFrame, base: pd.DataFrame, quality: str, n_boot: int) -> d
     out["d_reward"], out["d_reward_low"], out["d_reward_high"] = bootstrap_mean(
         pairs, Mean("reward", minus="reward_base"), n=n_boot)
     if quality != "reward":
-        gain = Mean(column, qual.QUALITIES[quality].per_task, minus=f"{column}_base")
+        gain = Mean(column, qual.get(quality).per_task, minus=f"{column}_base")
         out[f"d_{quality}"], out[f"d_{quality}_low"], out[f"d_{quality}_high"] = bootstrap_mean(pairs, gain, n=n_boot)
     return out
 

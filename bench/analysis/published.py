@@ -30,10 +30,15 @@ def models() -> list[str]:
     return sorted(published()["model"].unique())
 
 
-def points(model: str, suite: str = "geneval", metric: str = "overall") -> pd.DataFrame:
-    """One row per published method setting of ``model``: method, budget, seconds, value, label, source."""
+def require(model: str) -> None:
+    """One clear line for a model without published results."""
     if model not in models():
         raise ConfigError(f"no published results for model '{model}'; known: {', '.join(models())}")
+
+
+def points(model: str, suite: str = "geneval", metric: str = "overall") -> pd.DataFrame:
+    """One row per published method setting of ``model``: method, budget, seconds, value, label, source."""
+    require(model)
     df = published()
     d = df[(df["model"] == model) & (df["suite"] == suite) & (df["metric"] == metric)].copy()
     d["label"] = [_label(r) for _, r in d.iterrows()]

@@ -1,49 +1,49 @@
 """The quality axis of a comparison: which judge's score a set of records is measured by.
 
-| name | records' column | the statistic | written by |
+Each judge declares its axis on its registration (``@evaluator("geneval-shapes",
+quality=OVERALL)``, ``bench.evaluators.base.Quality``: the records' column, the statistic, labels,
+a preference); the mean reward is the axis every run has. Today's axes:
+
+| name | records' column | the statistic | declared by |
 |---|---|---|---|
-| ``overall`` | ``geneval_correct`` | GenEval's overall: the mean of the per-task accuracies | geneval, geneval-shapes |
-| ``t2i`` | ``t2i_score`` | the mean of the per-category mean scores (unscored images left out) | t2i-compbench |
-| ``vqascore`` | ``vqascore`` | the mean over images | vqascore |
+| ``overall`` | ``geneval_correct`` | GenEval's overall: the mean of the per-task accuracies | geneval, geneval-tiny, geneval-shapes |
+| ``t2i`` | ``t2i_score`` | the mean of the per-category mean scores (unscored images left out) | t2i-compbench(-tiny) |
+| ``vqascore`` | ``vqascore`` | the mean over images | vqascore(-tiny) |
 | ``reward`` | ``reward`` | the mean over images | every run |
 
-``auto`` is the first of overall, t2i, vqascore that the records hold scores for, else reward.
+``auto`` is the most preferred judge's axis that the records hold scores for, else reward.
 Per-task tables give the judge's mean per task (GenEval: accuracy; T2I-CompBench: the category
 score the benchmark reports).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from bench.errors import ResultsError
+from bench.evaluators.base import Quality, qualities
+
+REWARD = Quality("reward", "reward", per_task=False, header="reward", label="mean reward", description="mean reward",
+                 preference=1_000_000)
 
 
-@dataclass(frozen=True)
-class Quality:
-    name: str  # the comparison table's column
-    column: str  # the records' column
-    per_task: bool  # the statistic is the mean of the per-task means (else the mean over images)
-    header: str  # in tables
-    label: str  # on plot axes
-    description: str  # in the report
+def all_qualities() -> dict[str, Quality]:
+    """name -> Quality: the registered judges' axes, most preferred first, then reward."""
+    return {**{q.name: q for q in qualities() if q.name != REWARD.name}, REWARD.name: REWARD}
 
 
-QUALITIES = {
-    "overall": Quality("overall", "geneval_correct", True, "overall", "GenEval overall",
-                       "GenEval overall (the mean of the task accuracies)"),
-    "t2i": Quality("t2i", "t2i_score", True, "T2I score", "T2I-CompBench score (mean over categories)",
-                   "the T2I-CompBench score (the mean of the category scores; images without a score left out)"),
-    "vqascore": Quality("vqascore", "vqascore", False, "VQAScore", "VQAScore", "VQAScore (the mean over images)"),
-    "reward": Quality("reward", "reward", False, "reward", "mean reward", "mean reward"),
-}
-NAMES = ("auto", *QUALITIES)
+def get(name: str) -> Quality:
+    """The quality axis ``name``, or a one-line error naming the known ones."""
+    known = all_qualities()
+    if name not in known:
+        raise ResultsError(f"unknown quality '{name}'; use one of auto, {', '.join(known)}")
+    return known[name]
 
 
 def available(df: Any) -> list[str]:
     """The judges' qualities the records hold scores for, in order of preference, then reward."""
-    return [n for n, q in QUALITIES.items() if n != "reward" and q.column in df and df[q.column].notna().any()] + ["reward"]
+    return [n for n, q in all_qualities().items()
+            if n != REWARD.name and q.column in df and df[q.column].notna().any()] + [REWARD.name]
 
 
 def choose(df: Any, wanted: str = "auto") -> str:
@@ -51,23 +51,21 @@ def choose(df: Any, wanted: str = "auto") -> str:
     have = available(df)
     if wanted == "auto":
         return have[0]
-    if wanted not in QUALITIES:
-        raise ResultsError(f"unknown quality '{wanted}'; use one of {', '.join(NAMES)}")
+    q = get(wanted)
     if wanted not in have:
-        raise ResultsError(f"the runs hold no {QUALITIES[wanted].column} scores for quality '{wanted}'; "
-                           f"they have: {', '.join(have)}")
+        raise ResultsError(f"the runs hold no {q.column} scores for quality '{wanted}'; they have: {', '.join(have)}")
     return wanted
 
 
 def of_table(tab: Any) -> str:
     """The quality a comparison table (bench.analysis.compare.table) was made with."""
-    return next((n for n in QUALITIES if n != "reward" and n in tab), "reward")
+    return next((n for n in all_qualities() if n != REWARD.name and n in tab), REWARD.name)
 
 
 def value(df: Any, name: str) -> float:
     """The quality ``name`` of a set of records (bench check's number; the comparison table gets the
     same from stats.bootstrap_mean)."""
-    q = QUALITIES[name]
+    q = get(name)
     if not q.per_task:
         return float(df[q.column].mean())
     means = df.groupby("task", sort=False)[q.column].mean().dropna()  # GenEval overall where every task is judged
@@ -76,6 +74,6 @@ def value(df: Any, name: str) -> float:
 
 def task_means(df: Any, name: str) -> dict[str, float]:
     """The judge's mean score per task, in the suite's task order (nothing for reward)."""
-    if name == "reward":
+    if name == REWARD.name:
         return {}
-    return {str(t): float(v) for t, v in df.groupby("task", sort=False)[QUALITIES[name].column].mean().items()}
+    return {str(t): float(v) for t, v in df.groupby("task", sort=False)[get(name).column].mean().items()}

@@ -1,5 +1,5 @@
 """Evaluators: non-differentiable quality judgements of finished images."""
 
-from bench.evaluators.base import Evaluator, evaluator, evaluators, load_evaluator
+from bench.evaluators.base import Evaluator, Quality, evaluator, evaluators, load_evaluator, qualities
 
-__all__ = ["Evaluator", "evaluator", "evaluators", "load_evaluator"]
+__all__ = ["Evaluator", "Quality", "evaluator", "evaluators", "load_evaluator", "qualities"]

@@ -14,12 +14,37 @@ the method's cost.
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
 
 from bench.registry import Registry
 from bench.suites.base import Prompt
+
+
+@dataclass(frozen=True)
+class Quality:
+    """A judge's quality axis, as comparisons, reports and thresholds read it. An evaluator
+    declares its own on its registration (``@evaluator("name", quality=...)``); several
+    evaluators may share one (a judge and its tiny build)."""
+
+    name: str  # the comparison table's column, --quality's choice, bench check's metric
+    column: str  # the records' column the judge writes
+    per_task: bool  # the statistic: the mean of the per-task means (else the mean over images)
+    header: str  # in tables
+    label: str  # on plot axes
+    description: str  # in the report: "Quality is <description>."
+    preference: int = 50  # --quality auto takes the lowest the records hold
+    verdict: bool = False  # 0/1 verdicts (settings disagree when they differ), else scores
+    reason_column: str = ""  # why a verdict failed, shown on hover in the report's image grids
+    short: str = ""  # beside the reward under an image in the report ("" : the header)
+    task_note: str = ""  # what the per-task table shows (default "The mean <header>")
+    published: tuple[str, str] | None = None  # (suite, metric) of published numbers on this axis
+
+    @property
+    def task_title(self) -> str:
+        return f"{self.task_note or 'Mean ' + self.header} per task"
 
 
 class Evaluator(abc.ABC):
@@ -61,7 +86,21 @@ def mean_per_task(records: Any, column: str) -> Any:
 
 
 evaluators: Registry[Callable[..., Evaluator]] = Registry("evaluator", ["bench.evaluators"], "bench.evaluators")
-evaluator = evaluators.register
+
+
+def evaluator(name: str, *, quality: Quality | None = None) -> Callable[[Any], Any]:
+    """Register an evaluator factory as ``name``, with the quality axis its scores are read on."""
+    return evaluators.register(name, quality=quality)
+
+
+def qualities() -> list[Quality]:
+    """The quality axes of the registered evaluators, one per name, most preferred first."""
+    found: dict[str, Quality] = {}
+    for entry in evaluators.entries():
+        q = entry.info.get("quality")
+        if q is not None:
+            found.setdefault(q.name, q)
+    return sorted(found.values(), key=lambda q: (q.preference, q.name))
 
 
 def load_evaluator(spec: str, device: str | torch.device = "cpu") -> Evaluator:

@@ -150,7 +150,7 @@ class GenEvalJudge(rules.GenEvalRules):
         return dets
 
 
-@evaluator("geneval")
+@evaluator("geneval", quality=rules.OVERALL)
 def geneval_judge(device: str | torch.device = "cpu") -> Evaluator:
     """GenEval's rules on real images: Mask2Former Swin-S (COCO instances) + CLIP ViT-L/14 colours."""
     from transformers import CLIPModel, CLIPTokenizer, Mask2FormerForUniversalSegmentation
@@ -182,7 +182,7 @@ def tiny_detector(labels: dict[int, str], seed: int = 0) -> Any:
         return Mask2FormerForUniversalSegmentation(config)
 
 
-@evaluator("geneval-tiny")
+@evaluator("geneval-tiny", quality=rules.OVERALL)
 def geneval_tiny(device: str | torch.device = "cpu") -> Evaluator:
     """geneval's code on a tiny random Mask2Former and CLIP (no download), for tests."""
     from rewards.clip_common import ClipScorer, tiny_clip_model, tiny_tokenizer

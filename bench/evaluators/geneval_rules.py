@@ -20,7 +20,7 @@ import math
 from typing import Any
 
 from bench.suites.base import Prompt
-from bench.evaluators.base import Evaluator, check_batch
+from bench.evaluators.base import Evaluator, Quality, check_batch
 from bench.evaluators.detection import Box, Detection
 
 THRESHOLD = 0.3
@@ -29,6 +29,11 @@ MAX_OBJECTS = 16  # per class
 POSITION_SHRINK = 0.1  # of the two boxes' summed size, per axis
 TASKS = ("single_object", "two_object", "counting", "colors", "position", "color_attr")
 
+# GenEval's overall score: the quality axis of every judge that applies these rules
+OVERALL = Quality("overall", "geneval_correct", per_task=True, header="overall", label="GenEval overall",
+                  description="GenEval overall (the mean of the task accuracies)", preference=0, verdict=True,
+                  reason_column="geneval_reason", task_note="Accuracy of the GenEval decision rules",
+                  published=("geneval", "overall"))
 
 def keep(detections: list[Detection], tag: str) -> dict[str, list[Detection]]:
     """Per class: detections above the tag's threshold, most confident first, at most 16."""

@@ -27,7 +27,7 @@ class ShapesGenEval(rules.GenEvalRules):
         return detect(as_hwc(image))
 
 
-@evaluator("geneval-shapes")
+@evaluator("geneval-shapes", quality=rules.OVERALL)
 def geneval_shapes(device: str | torch.device = "cpu") -> Evaluator:
     """GenEval's decision rules on shapes-world images, read by the exact shapes detector."""
     return ShapesGenEval()

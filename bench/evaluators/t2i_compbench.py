@@ -37,7 +37,7 @@ import torch.nn.functional as F
 
 from bench.evaluators import t2i_rules as rules
 from bench.suites.base import Prompt
-from bench.evaluators.base import Evaluator, check_batch, evaluator, mean_per_task
+from bench.evaluators.base import Evaluator, Quality, check_batch, evaluator, mean_per_task
 
 VQA_ID = "Salesforce/blip-vqa-capfilt-large"
 VQA_REVISION = "c6af15bed424cf343aab3ff3bb31417ba272923a"
@@ -280,7 +280,13 @@ def benchmark_lists() -> tuple[JudgeLists, dict]:
     return judge_lists(), {"lists": f"{REPO}@{COMMIT}"}
 
 
-@evaluator("t2i-compbench")
+# The T2I-CompBench score: the mean of the category scores (images without a score left out)
+T2I = Quality("t2i", "t2i_score", per_task=True, header="T2I score", label="T2I-CompBench score (mean over categories)",
+              description="the T2I-CompBench score (the mean of the category scores; images without a score left out)",
+              preference=10, short="T2I", published=("t2i-compbench", ""))
+
+
+@evaluator("t2i-compbench", quality=T2I)
 def t2i_compbench(device: str | torch.device = "cpu") -> Evaluator:
     """T2I-CompBench, all 8 categories: BLIP-VQA, CLIP B/32, OWLv2 (for UniDet) + DPT depth, 3-in-1."""
     from transformers import BlipForQuestionAnswering, BlipProcessor, CLIPModel, CLIPTokenizer
@@ -343,7 +349,7 @@ def tiny_experts(device: str | torch.device = "cpu") -> dict[str, Callable[[], t
     return {"detector": detector, "depth": depth, "lists": lists}
 
 
-@evaluator("t2i-compbench-tiny")
+@evaluator("t2i-compbench-tiny", quality=T2I)
 def t2i_compbench_tiny(device: str | torch.device = "cpu") -> Evaluator:
     """t2i-compbench's code on tiny random BLIP VQA, CLIP, OWLv2 and DPT (no download), for tests."""
     from transformers import BlipConfig, BlipForQuestionAnswering

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from bench.suites.base import Prompt
-from bench.evaluators.base import Evaluator, check_batch, evaluator, mean_per_task
+from bench.evaluators.base import Evaluator, Quality, check_batch, evaluator, mean_per_task
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,11 @@ class VQAScore(Evaluator):
         return mean_per_task(records, "vqascore")
 
 
-@evaluator("vqascore")
+VQASCORE = Quality("vqascore", "vqascore", per_task=False, header="VQAScore", label="VQAScore",
+                   description="VQAScore (the mean over images)", preference=20, short="VQA")
+
+
+@evaluator("vqascore", quality=VQASCORE)
 def vqascore(device: str | torch.device = "cpu", model: str | None = None) -> Evaluator:
     """VQAScore: P("Yes") from a VLM (default LLaVA-OneVision 7B; vqascore:HUB_ID[@REV] for another)."""
     from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -106,7 +110,7 @@ CHAT_TEMPLATE = ("{% for m in messages %}{{ m['role'] }}: {% for c in m['content
                  "{% if add_generation_prompt %}assistant:{% endif %}")
 
 
-@evaluator("vqascore-tiny")
+@evaluator("vqascore-tiny", quality=VQASCORE)
 def vqascore_tiny(device: str | torch.device = "cpu", model: str | None = None) -> Evaluator:
     """vqascore's code on a tiny random LLaVA (no download), for tests."""
     from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from bench.analysis.compare import Comparison, comparison
+from bench.analysis.quality import get as quality_axis
 from bench.errors import ResultsError
 from bench.files import UMASK, atomic_write_text
 from bench.report.tables import markdown
@@ -45,10 +46,14 @@ def write(comp: Comparison, paths: list[Path], out: Path, report: bool = True, p
     df, tab, quality, x, costs = comp.records, comp.table, comp.quality, comp.x, comp.costs
     models = sorted(df["model"].astype(str).unique())
     model_pub = pub.match(models) if published == "auto" else (None if published == "none" else published)
-    points = pub.points(model_pub) if model_pub else None  # unknown name: one clear error before anything is written
+    if model_pub:
+        pub.require(model_pub)  # an unknown name: one clear error before anything is written
+    # published numbers on this quality's axis: points where they have a cost, else levels
+    suite_pub, metric_pub = quality_axis(quality).published or ("", "")
+    points = pub.points(model_pub, suite_pub, metric_pub) if model_pub and metric_pub else None
     final, out = out, _stage(out)  # everything is written into a staging folder, then swapped in whole
     try:
-        written = _write(out, df, tab, quality, x, costs, models, model_pub, points, report, per_task)
+        written = _write(out, df, tab, quality, x, costs, models, model_pub, points, suite_pub, report, per_task)
         atomic_write_text(out / MARKER, json.dumps({"runs": [str(p) for p in paths], "files": sorted(written),
                                                     "quality": quality, "x": x}, indent=2) + "\n")
         _publish(out, final)
@@ -110,7 +115,8 @@ def _publish(stage: Path, out: Path) -> None:
 
 
 def _write(out: Path, df: pd.DataFrame, tab: pd.DataFrame, quality: str, x: str, costs: dict[str, Any],
-           models: list[str], model_pub: str | None, points: Any, report: bool, per_task: int) -> dict[str, Path]:
+           models: list[str], model_pub: str | None, points: Any, suite_pub: str, report: bool,
+           per_task: int) -> dict[str, Path]:
     """The comparison's files in ``out``: name -> path."""
     from bench.analysis import published as pub
     from bench.analysis.amortise import amortised
@@ -122,13 +128,13 @@ def _write(out: Path, df: pd.DataFrame, tab: pd.DataFrame, quality: str, x: str,
     written.update({"table.csv": out / "table.csv", "table.md": out / "table.md"})
     what = [", ".join(sorted(df[c].astype(str).unique())) for c in ("suite", "model", "reward_name")]
     overlay = bool(model_pub) and model_pub in models and x == "seconds"
-    # published T2I-CompBench scores have no cost: levels on the plot, for runs of that very model
-    levels = (pub.levels(model_pub, [str(t) for t in dict.fromkeys(df["task"])])
-              if quality == "t2i" and model_pub in models else None)
+    # published scores without a cost (T2I-CompBench's): levels on the plot, for runs of that very model
+    levels = (pub.levels(model_pub, [str(t) for t in dict.fromkeys(df["task"])], suite_pub)
+              if suite_pub and points is None and model_pub in models else None)
     png, svg = pareto_plot(tab, quality, out, x=x, title=f"{what[0]} · {what[1]} · reward {what[2]}",
-                           published=points if quality == "overall" else None, overlay=overlay, levels=levels,
-                           published_title=f"published: {pub.NAMES.get(model_pub, model_pub)}, GenEval"
-                           if model_pub else "")
+                           published=points, overlay=overlay, levels=levels,
+                           published_title=f"published: {pub.NAMES.get(model_pub, model_pub)}, "
+                                           f"{quality_axis(quality).label}" if model_pub else "")
     written.update({"pareto.png": png, "pareto.svg": svg})
     am = amortised(tab, costs)
     figures = {"pareto": svg}

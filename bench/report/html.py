@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from bench.report.tables import display
-from bench.analysis.quality import QUALITIES, available
+from bench.analysis.quality import all_qualities, available, get as quality_axis
 
 THUMB = 256  # images larger than this are scaled down (JPEG) before embedding
 
@@ -54,8 +54,7 @@ def write_report(out: Path, df: pd.DataFrame, tab: pd.DataFrame, quality: str, *
 
     sections = [("summary", "Quality and cost", _summary(tab, quality, figures))]
     if "task_" in "".join(tab.columns):
-        title_tasks = "Accuracy per task" if quality == "overall" else f"{QUALITIES[quality].header} per task"
-        sections.append(("tasks", title_tasks, _tasks(tab, quality, df)))
+        sections.append(("tasks", quality_axis(quality).task_title, _tasks(tab, quality, df)))
     if amortised is not None and not amortised.empty:
         sections.append(("amortised", "Amortised cost of trained methods", _amortised(amortised, figures)))
     if published:
@@ -81,7 +80,7 @@ def _summary(tab: pd.DataFrame, quality: str, figures: dict[str, Path]) -> str:
     head, body = display(tab, quality)
     rows = [(cells, bool(front)) for cells, front in zip(body, tab["pareto"])]
     plot = _figure(figures.get("pareto"), "Quality against compute per image")
-    what = QUALITIES[quality].description
+    what = quality_axis(quality).description
     note = (f"Quality is {what}. Brackets are 95 % bootstrap intervals over the distinct prompts, resampled "
             "within each task (a prompt text's seeds and repeats together); prompts counts those distinct "
             "prompts, images the rows. Δ columns are paired differences against the baseline on the "
@@ -107,8 +106,8 @@ def _tasks(tab: pd.DataFrame, quality: str, df: pd.DataFrame) -> str:
     for _, row in tab.iterrows():
         cells = [row["setting"]] + [(f"{row[t]:.3f}", row[t] == best[t]) for t in tasks]
         rows.append((cells, False))
-    what = ("Accuracy of the GenEval decision rules" if quality == "overall" else
-            f"The mean {QUALITIES[quality].header}")
+    q = quality_axis(quality)
+    what = q.task_note or f"The mean {q.header}"
     return _table(head, rows) + (f'<p class="note">{escape(what)} per task; the best per task in bold. Under each '
                                  'task: the distinct prompts and the images its numbers rest on.</p>')
 
@@ -207,9 +206,9 @@ def pick_cells(df: pd.DataFrame, per_task: int, quality: str | None = None) -> l
     spread of the judge's score, else of reward; ``quality`` picks the judge, default the first
     the records have) first, then in prompt order. Deterministic."""
     n_settings = df["label"].nunique()
-    column = QUALITIES[quality or available(df)[0]].column
+    q = quality_axis(quality or available(df)[0])
     g = df.groupby(["task", "prompt_id", "seed"], sort=True)
-    split = g[column].nunique() if column == "geneval_correct" else g[column].agg(lambda r: r.max() - r.min())
+    split = g[q.column].nunique() if q.verdict else g[q.column].agg(lambda r: r.max() - r.min())
     stats = pd.DataFrame({"n": g["label"].nunique(), "split": split})
     stats = stats[stats["n"] == n_settings].reset_index()
     text = df.drop_duplicates("prompt_id").set_index("prompt_id")["prompt"]
@@ -235,14 +234,15 @@ def _cell(rec: pd.Series | None) -> str:
         full = Path(rec["run_dir"]) / path
         img = _image(full) if full.is_file() else '<span class="cap">image missing</span>'
     cap = f"{rec['reward']:.2f}"
-    for column, short in (("t2i_score", "T2I"), ("vqascore", "VQA")):
-        if pd.notna(rec.get(column, float("nan"))):
-            cap += f" · {short} {rec[column]:.2f}"
-    correct = rec.get("geneval_correct")
-    if correct is not None and pd.notna(correct):
-        mark = ('<span class="ok">✓</span>' if bool(correct) else '<span class="no">✗</span>')
-        reason = escape(str(rec.get("geneval_reason") or ""), quote=True)
-        cap += f' <span title="{reason}">{mark}</span>'
+    judged = [q for q in all_qualities().values() if q.name != "reward" and pd.notna(rec.get(q.column, float("nan")))]
+    for q in judged:  # scores beside the reward, then verdicts as marks
+        if not q.verdict:
+            cap += f" · {q.short or q.header} {rec[q.column]:.2f}"
+    for q in judged:
+        if q.verdict:
+            mark = ('<span class="ok">✓</span>' if bool(rec[q.column]) else '<span class="no">✗</span>')
+            reason = escape(str(rec.get(q.reason_column) or "") if q.reason_column else "", quote=True)
+            cap += f' <span title="{reason}">{mark}</span>'
     return f'<td>{img}<span class="cap">{cap}</span></td>'
 
 

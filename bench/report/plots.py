@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from bench.analysis.amortise import UNITS, break_even
-from bench.analysis.quality import QUALITIES
+from bench.analysis.quality import get as quality_axis
 from bench.files import atomic_write_bytes
 from methods.base import method_info
 
@@ -90,7 +90,7 @@ def pareto_plot(tab: pd.DataFrame, quality: str, out: Path, x: str = "seconds", 
     if title:
         ax.set_title(title, fontsize=10)
     ax.set_xlabel("seconds per image (log)" if x == "seconds" else "NFEs per image (log)")
-    ax.set_ylabel(QUALITIES[quality].label)
+    ax.set_ylabel(quality_axis(quality).label)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="best")
     paths = []

@@ -13,7 +13,7 @@ def display(tab: pd.DataFrame, quality: str) -> tuple[list[str], list[list[str]]
     with their intervals, cost, paired gains, Pareto membership."""
     paired = "d_reward" in tab
     judged = quality != "reward"
-    header = qual.QUALITIES[quality].header
+    header = qual.get(quality).header
     head = ["setting", "prompts", "images", "reward", *([header] if judged else []),
             "s / image", "NFE / image", *(["Δ reward", *([f"Δ {header}"] if judged else [])] if paired else []),
             "Pareto"]

@@ -77,3 +77,33 @@ def test_a_budget_that_is_not_a_setting_is_refused():
         @method("broken-budget", budget="steps")
         def broken(k: int = 1):
             return lambda job: []
+
+
+def test_a_plugin_judge_with_its_own_quality_axis_is_compared_on_it(tmp_path, monkeypatch):
+    """A judge is one file + a registration: its quality axis drives compare, the report and check."""
+    from bench.analysis.quality import value
+    from bench.evaluators import Evaluator, Quality, evaluator, evaluators
+
+    evaluators.names()
+    monkeypatch.setattr(evaluators, "_entries", dict(evaluators._entries))
+    brightness = Quality("brightness", "brightness", per_task=False, header="brightness", label="mean brightness",
+                         description="the mean pixel value", short="B")
+
+    class Brightness(Evaluator):
+        name = "brightness"
+
+        def evaluate(self, images, prompts):
+            return [{"brightness": float(img.mean())} for img in images]
+
+    @evaluator("my-brightness", quality=brightness)
+    def my_brightness(device="cpu"):
+        """The mean pixel value (a plugin judge)."""
+        return Brightness()
+
+    runs = [bench.run(method, settings=settings, limit=1, seeds=[0], out=tmp_path / name, config={},
+                      evaluators=["my-brightness"])
+            for name, method, settings in (("base", "base", {}), ("bo", "best-of-n", {"n": 2}))]
+    comp = bench.compare(runs, out=tmp_path / "cmp")
+    assert comp.quality == "brightness" and "d_brightness" in comp.table
+    assert comp.table["brightness"].iat[0] == pytest.approx(value(runs[0].records, "brightness"))
+    assert "the mean pixel value" in (tmp_path / "cmp" / "report.html").read_text()
