@@ -40,11 +40,12 @@ class Quality:
     reason_column: str = ""  # why a verdict failed, shown on hover in the report's image grids
     short: str = ""  # beside the reward under an image in the report ("" : the header)
     task_note: str = ""  # what the per-task table shows (default "The mean <header>")
+    task_heading: str = ""  # the per-task section's title before "per task" (default the header)
     published: tuple[str, str] | None = None  # (suite, metric) of published numbers on this axis
 
     @property
     def task_title(self) -> str:
-        return f"{self.task_note or 'Mean ' + self.header} per task"
+        return f"{self.task_heading or self.header} per task"
 
 
 class Evaluator(abc.ABC):

@@ -32,7 +32,8 @@ TASKS = ("single_object", "two_object", "counting", "colors", "position", "color
 # GenEval's overall score: the quality axis of every judge that applies these rules
 OVERALL = Quality("overall", "geneval_correct", per_task=True, header="overall", label="GenEval overall",
                   description="GenEval overall (the mean of the task accuracies)", preference=0, verdict=True,
-                  reason_column="geneval_reason", task_note="Accuracy of the GenEval decision rules",
+                  reason_column="geneval_reason", task_heading="Accuracy",
+                  task_note="Accuracy of the GenEval decision rules",
                   published=("geneval", "overall"))
 
 def keep(detections: list[Detection], tag: str) -> dict[str, list[Detection]]:

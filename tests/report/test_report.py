@@ -90,6 +90,9 @@ def test_grid_shows_each_setting_on_the_same_prompt_and_seed(runs, compared):
             assert images == ["data:image/png;base64," + base64.b64encode(png).decode()]
     text = (compared / "report.html").read_text()
     assert "No images in the records of: reno iterations=3" in text
+    # the judge's axis names its sections and marks (geneval-shapes: GenEval's verdicts)
+    assert '<h2 id="tasks">Accuracy per task</h2>' in text and "Accuracy of the GenEval decision rules per task" in text
+    assert '<span class="ok">✓</span>' in text or '<span class="no">✗</span>' in text
 
 
 def test_amortised_view_and_published_results(compared):
