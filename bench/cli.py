@@ -262,7 +262,8 @@ def export(
     """
     if format in (ExportFormat.geneval, ExportFormat.t2i_compbench):
         from bench.errors import ConfigError
-        from bench.interop.official import export_geneval, export_t2i_compbench
+        from bench.interop.geneval import export_geneval
+        from bench.interop.t2i_compbench import export_t2i_compbench
 
         if len(runs) != 1 or output is None:
             raise ConfigError(f"--format {format.value} takes one run and --output FOLDER; e.g. "
@@ -295,8 +296,8 @@ def import_geneval(
 
     Example: bench import-geneval results/reno geneval-reno/results.jsonl
     """
-    from bench.interop.official import agreement
-    from bench.interop.official import import_geneval as read_official
+    from bench.interop.geneval import agreement
+    from bench.interop.geneval import import_geneval as read_official
 
     merged = read_official(run_dir, results)
     typer.echo(agreement(merged).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -315,8 +316,8 @@ def import_t2i_compbench(
 
     Example: bench import-t2i-compbench results/reno-color examples/annotation_blip/vqa_result.json
     """
-    from bench.interop.official import import_t2i_compbench as read_official
-    from bench.interop.official import t2i_agreement
+    from bench.interop.t2i_compbench import import_t2i_compbench as read_official
+    from bench.interop.t2i_compbench import t2i_agreement
 
     merged = read_official(run_dir, results)
     typer.echo(t2i_agreement(merged).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
