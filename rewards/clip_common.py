@@ -4,7 +4,10 @@ embeds images and prompts with a transformers ``CLIPModel``.
 Preprocessing, as in the ReNO / HyperNoise reference code for every CLIP-like reward: the image
 in [0, 1] is resized so that its shorter side is 224 (bicubic, antialiased), centre-cropped to
 224 × 224 and normalised with the CLIP mean and standard deviation. Every step is a torch op, so
-the gradient reaches the pixels.
+the gradient reaches the pixels. The sizes and the crop offset are torchvision's (``Resize`` takes
+``int(224 · long / short)`` for the longer side, ``CenterCrop`` rounds its offset), as open_clip's
+own transform computes them (tests/conformance: a non-square image read 1.5 levels per pixel off
+with ``round`` and a floored offset, 0.3 now, PIL's 8-bit rounding).
 
 Embeddings are taken through the model's own towers and projections
 (``visual_projection(vision_model(...).pooler_output)``, likewise for text), which reads the
@@ -32,11 +35,12 @@ def preprocess(images: torch.Tensor, size: int = 224) -> torch.Tensor:
     centre crop ``size`` × ``size``, CLIP normalisation. Differentiable."""
     x = images.float()
     h, w = x.shape[-2:]
-    scale = size / min(h, w)
-    new = (max(size, round(h * scale)), max(size, round(w * scale)))
+    # torchvision's Resize(size): the shorter side becomes ``size``, the longer int(size * long / short)
+    new = (size, int(size * w / h)) if h <= w else (int(size * h / w), size)
     if new != (h, w):
         x = F.interpolate(x, size=new, mode="bicubic", align_corners=False, antialias=True)
-    top, left = (new[0] - size) // 2, (new[1] - size) // 2
+    # torchvision's CenterCrop: the offset rounded (half to even, as Python's round)
+    top, left = int(round((new[0] - size) / 2.0)), int(round((new[1] - size) / 2.0))
     return normalize(x[..., top:top + size, left:left + size])
 
 
