@@ -23,7 +23,9 @@ import numpy as np
 import pytest
 import torch
 
-open_clip = pytest.importorskip("open_clip")
+from tests.conformance import original
+
+open_clip = original("open_clip")
 
 from rewards.clip_common import ClipScorer, preprocess  # noqa: E402
 from rewards.hpsv2 import HPSv21, _read_checkpoint, load_openclip_into  # noqa: E402
