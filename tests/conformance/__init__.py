@@ -4,7 +4,9 @@ environment (BENCH_CONFORMANCE=1: a missing original is then a failure), skipped
 from __future__ import annotations
 
 import importlib
+import json
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,3 +18,17 @@ def original(module: str) -> Any:
     if os.environ.get("BENCH_CONFORMANCE") == "1":
         return importlib.import_module(module)
     return pytest.importorskip(module)
+
+
+SUITES = Path(__file__).resolve().parents[2].parent / "shared" / "suites"  # the reference copies, for tests
+
+
+def suite_prompts() -> list[str]:
+    """Every GenEval prompt and every T2I-CompBench val prompt ([] where ../shared is absent)."""
+    if not SUITES.is_dir():
+        return []
+    lines = (SUITES / "geneval" / "evaluation_metadata.jsonl").read_text().splitlines()
+    prompts = [json.loads(line)["prompt"] for line in lines if line.strip()]
+    for f in sorted((SUITES / "t2i-compbench").glob("*_val.txt")):
+        prompts += [line.strip() for line in f.read_text().splitlines() if line.strip()]
+    return prompts

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conformance import original
+from tests.conformance import original, suite_prompts
 
 RM = original("ImageReward")
 
@@ -53,7 +53,7 @@ def pair(tmp_path_factory, request):
     import ImageReward.models.BLIP.blip_pretrain as blip_pretrain
 
     folder = tmp_path_factory.mktemp("imagereward")
-    texts = PROMPTS + _suite_prompts(request)
+    texts = PROMPTS + suite_prompts()
     vocab = vocabulary(folder, texts)
     real_from_pretrained = BertTokenizer.from_pretrained.__func__
     mp = pytest.MonkeyPatch()
@@ -92,17 +92,6 @@ def pair(tmp_path_factory, request):
     return original.eval(), ImageReward(model, ours_tokenizer)
 
 
-def _suite_prompts(request) -> list[str]:
-    shared = Path(request.config.rootpath).parent / "shared" / "suites"
-    if not shared.is_dir():
-        return []
-    lines = (shared / "geneval" / "evaluation_metadata.jsonl").read_text().splitlines()
-    prompts = [json.loads(line)["prompt"] for line in lines if line.strip()]
-    for f in sorted((shared / "t2i-compbench").glob("*_val.txt")):
-        prompts += [line.strip() for line in f.read_text().splitlines() if line.strip()]
-    return prompts
-
-
 def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).abs().max() / b.abs().max().clamp_min(1e-12))
 
@@ -111,9 +100,9 @@ def _tokens(original, prompts):
     return original.blip.tokenizer(prompts, padding="max_length", truncation=True, max_length=35, return_tensors="pt")
 
 
-def test_tokens_equal_the_packages(pair, request):
+def test_tokens_equal_the_packages(pair):
     original, ours = pair
-    prompts = PROMPTS + _suite_prompts(request)
+    prompts = PROMPTS + suite_prompts()
     theirs = _tokens(original, prompts)
     mine = ours.tokenizer(prompts, padding="max_length", truncation=True, max_length=MAX_LENGTH, return_tensors="pt")
     assert torch.equal(theirs["input_ids"], mine["input_ids"]) and torch.equal(theirs["attention_mask"], mine["attention_mask"])

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conformance import original
+from tests.conformance import original, suite_prompts
 
 open_clip = original("open_clip")
 
@@ -80,22 +80,13 @@ def clip_tokenizer(folder: Path):
     return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), pad_token="<|endoftext|>")
 
 
-def suite_prompts(shared: Path) -> list[str]:
-    """Every GenEval prompt and every T2I-CompBench val prompt (the reference copies in ../shared)."""
-    lines = (shared / "geneval" / "evaluation_metadata.jsonl").read_text().splitlines()
-    prompts = [json.loads(line)["prompt"] for line in lines if line.strip()]
-    for f in sorted((shared / "t2i-compbench").glob("*_val.txt")):
-        prompts += [line.strip() for line in f.read_text().splitlines() if line.strip()]
-    return prompts
-
-
 def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).abs().max() / b.abs().max().clamp_min(1e-12))
 
 
 def test_tokens_equal_open_clips_on_the_suites_prompts(pair, shared_suites):
     _, scorer = pair
-    prompts = suite_prompts(shared_suites)
+    prompts = suite_prompts()
     assert len(prompts) > 553
     theirs = open_clip.tokenize(prompts)  # (N, 77): sot, tokens, eot, zero padding; truncated with eot last
     ours = scorer.tokenizer(prompts, padding="max_length", truncation=True, max_length=77, return_tensors="pt")
