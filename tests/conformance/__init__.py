@@ -32,3 +32,19 @@ def suite_prompts() -> list[str]:
     for f in sorted((SUITES / "t2i-compbench").glob("*_val.txt")):
         prompts += [line.strip() for line in f.read_text().splitlines() if line.strip()]
     return prompts
+
+
+def clip_tokenizer(folder: Path):
+    """transformers' CLIPTokenizer built from the BPE vocabulary open_clip ships (what the hub's
+    vocab.json and merges.txt of the laion CLIP models hold)."""
+    import gzip
+
+    from open_clip.tokenizer import bytes_to_unicode, default_bpe
+    from transformers import CLIPTokenizer
+
+    merges = gzip.open(default_bpe()).read().decode("utf-8").split("\n")[1:49152 - 256 - 2 + 1]
+    vocab = list(bytes_to_unicode().values())
+    vocab += [v + "</w>" for v in vocab] + ["".join(m.split()) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
+    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(vocab)}))
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
+    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), pad_token="<|endoftext|>")

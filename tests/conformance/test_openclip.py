@@ -15,15 +15,13 @@ reads the real file). Then, on the same inputs:
 
 from __future__ import annotations
 
-import gzip
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from tests.conformance import original, suite_prompts
+from tests.conformance import clip_tokenizer, original, suite_prompts
 
 open_clip = original("open_clip")
 
@@ -63,21 +61,6 @@ def build_pair(folder: Path, tokenizer_folder: Path, eps: float = 1e-5):
     model = load_openclip_into(CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=EMBED)),
                                _read_checkpoint(str(path)))
     return oc, ClipScorer(model, clip_tokenizer(tokenizer_folder))
-
-
-def clip_tokenizer(folder: Path):
-    """transformers' CLIPTokenizer built from the BPE vocabulary open_clip ships (what the hub's
-    vocab.json and merges.txt of the laion CLIP models hold)."""
-    from transformers import CLIPTokenizer
-
-    from open_clip.tokenizer import bytes_to_unicode, default_bpe
-
-    merges = gzip.open(default_bpe()).read().decode("utf-8").split("\n")[1:49152 - 256 - 2 + 1]
-    vocab = list(bytes_to_unicode().values())
-    vocab += [v + "</w>" for v in vocab] + ["".join(m.split()) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
-    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(vocab)}))
-    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
-    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), pad_token="<|endoftext|>")
 
 
 def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
