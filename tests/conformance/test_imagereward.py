@@ -45,19 +45,25 @@ def vocabulary(folder: Path, texts: list[str]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory, request):
-    """(the package's model, bench's reward) holding the same random weights, read from one file."""
+def pair(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    try:
+        yield build(tmp_path_factory.mktemp("imagereward"), mp)
+    finally:
+        mp.undo()
+
+
+def build(folder: Path, mp: pytest.MonkeyPatch):
+    """(the package's model, bench's reward) holding the same random weights, read from one file
+    in ``folder``; ``mp`` holds the package's tokenizer and ViT depth patched while it lives."""
     from transformers import BertTokenizer
 
     import ImageReward.models.BLIP.blip as blip
     import ImageReward.models.BLIP.blip_pretrain as blip_pretrain
 
-    folder = tmp_path_factory.mktemp("imagereward")
     texts = PROMPTS + suite_prompts()
     vocab = vocabulary(folder, texts)
     real_from_pretrained = BertTokenizer.from_pretrained.__func__
-    mp = pytest.MonkeyPatch()
-    request.addfinalizer(mp.undo)
     # the package asks for bert-base-uncased by name: give it the local vocabulary
     mp.setattr(blip.BertTokenizer, "from_pretrained",
                classmethod(lambda cls, name, *a, **k: real_from_pretrained(cls, str(vocab), *a, **k)))

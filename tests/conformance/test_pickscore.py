@@ -10,6 +10,8 @@ padding, and the score's formula. Random weights at ViT-H-14's architecture, red
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -23,13 +25,16 @@ REPORT: dict[str, float] = {}
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
-    """(the model card's model + processor, bench's pickscore()) from one saved folder."""
+    return build(tmp_path_factory.mktemp("pickscore"))
+
+
+def build(folder: Path):
+    """(the model card's model + processor, bench's pickscore()) from one folder of saved weights."""
     from transformers import AutoModel, CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
 
     import rewards.pickscore as ps
     from bench.loading import hub
 
-    folder = tmp_path_factory.mktemp("pickscore")
     text = {"vocab_size": 49408, "hidden_size": 128, "intermediate_size": 512, "num_hidden_layers": 2,
             "num_attention_heads": 2, "max_position_embeddings": 77, "hidden_act": "gelu",
             "eos_token_id": 49407, "bos_token_id": 49406, "pad_token_id": 1}
@@ -41,7 +46,8 @@ def pair(tmp_path_factory):
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.02)
     model.save_pretrained(folder / "model")
-    tokenizer = clip_tokenizer(tmp_path_factory.mktemp("tok"))
+    (folder / "tok").mkdir()
+    tokenizer = clip_tokenizer(folder / "tok")
     tokenizer.save_pretrained(folder / "processor")
     CLIPImageProcessor().save_pretrained(folder / "processor")  # laion ViT-H-14's: 224, bicubic, CLIP mean/std
     theirs = (AutoModel.from_pretrained(folder / "model").eval(), CLIPProcessor.from_pretrained(folder / "processor"))
@@ -63,6 +69,14 @@ def model_card_score(model, processor, images, prompt: str) -> torch.Tensor:
     image_embs = image_embs / torch.norm(image_embs, dim=-1, keepdim=True)
     text_embs = model.get_text_features(**text_inputs)
     text_embs = text_embs / torch.norm(text_embs, dim=-1, keepdim=True)
+    return model.logit_scale.exp() * (text_embs @ image_embs.T)[0]
+
+
+def model_card_score_pixels(model, processor, pixels: torch.Tensor, prompt: str) -> torch.Tensor:
+    """The model card's score from pixels already preprocessed (the processor's text side)."""
+    text_inputs = processor(text=prompt, padding=True, truncation=True, max_length=77, return_tensors="pt")
+    image_embs = torch.nn.functional.normalize(model.get_image_features(pixel_values=pixels), dim=-1)
+    text_embs = torch.nn.functional.normalize(model.get_text_features(**text_inputs), dim=-1)
     return model.logit_scale.exp() * (text_embs @ image_embs.T)[0]
 
 
@@ -93,11 +107,7 @@ def test_same_pixels_same_score_and_gradient(pair):
     std = torch.tensor(processor.image_processor.image_std).view(1, 3, 1, 1)
     prompt = "two cats on a bench"
     theirs_x = images.clone().requires_grad_(True)
-    text_inputs = processor(text=prompt, padding=True, truncation=True, max_length=77, return_tensors="pt")
-    image_embs = model.get_image_features(pixel_values=(theirs_x - mean) / std)
-    text_embs = model.get_text_features(**text_inputs)
-    theirs = model.logit_scale.exp() * (torch.nn.functional.normalize(text_embs, dim=-1)
-                                        @ torch.nn.functional.normalize(image_embs, dim=-1).T)[0]
+    theirs = model_card_score_pixels(model, processor, (theirs_x - mean) / std, prompt)
     theirs.sum().backward()
     ours_x = images.clone().requires_grad_(True)
     mine = ours.score(ours_x, [prompt])
