@@ -9,6 +9,9 @@ the gradient reaches the pixels. The sizes and the crop offset are torchvision's
 own transform computes them (tests/conformance: a non-square image read 1.5 levels per pixel off
 with ``round`` and a floored offset, 0.3 now, PIL's 8-bit rounding).
 
+HPSv2.1 is the exception: the ``hpsv2`` package scores an image padded to a square
+(``letterbox``), not cropped; for square images the two agree.
+
 Embeddings are taken through the model's own towers and projections
 (``visual_projection(vision_model(...).pooler_output)``, likewise for text), which reads the
 same in every transformers version. The ``*-tiny`` builds use a small random ``CLIPConfig`` and a
@@ -44,6 +47,25 @@ def preprocess(images: torch.Tensor, size: int = 224) -> torch.Tensor:
     return normalize(x[..., top:top + size, left:left + size])
 
 
+def letterbox(images: torch.Tensor, size: int = 224) -> torch.Tensor:
+    """(B, 3, H, W) in [0, 1] -> CLIP input as the ``hpsv2`` package's own scoring transform
+    (``ResizeMaxSize``) makes it: the longer side to ``size`` (bicubic, antialiased; each side
+    ``round(side · size / long)``), zero padding split evenly (the odd pixel right and below), CLIP
+    normalisation. Square images come out as ``preprocess`` makes them. Differentiable."""
+    x = images.float()
+    h, w = x.shape[-2:]
+    scale = size / max(h, w)
+    if scale != 1.0:
+        new = (round(h * scale), round(w * scale))
+        x = F.interpolate(x, size=new, mode="bicubic", align_corners=False, antialias=True)
+        ph, pw = size - new[0], size - new[1]
+        x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+    return normalize(x)
+
+
+FITS = {"crop": preprocess, "pad": letterbox}
+
+
 def normalize(x: torch.Tensor) -> torch.Tensor:
     """CLIP's per-channel normalisation of (B, 3, H, W) pixels in [0, 1]."""
     return (x - x.new_tensor(CLIP_MEAN).view(1, 3, 1, 1)) / x.new_tensor(CLIP_STD).view(1, 3, 1, 1)
@@ -52,12 +74,13 @@ def normalize(x: torch.Tensor) -> torch.Tensor:
 class ClipScorer(torch.nn.Module):
     """A frozen ``CLIPModel`` and its tokenizer: unit-norm image and text embeddings."""
 
-    def __init__(self, model: Any, tokenizer: Any, max_length: int = 77):
+    def __init__(self, model: Any, tokenizer: Any, max_length: int = 77, fit: str = "crop"):
         super().__init__()
         self.model = model.eval().requires_grad_(False)
         self.tokenizer = tokenizer
         self.image_size = model.config.vision_config.image_size  # 224 for the real models
         self.max_length = max_length
+        self.fit = FITS[fit]  # how a non-square image becomes square: centre crop, or hpsv2's padding
 
     @property
     def device(self) -> torch.device:
@@ -65,7 +88,7 @@ class ClipScorer(torch.nn.Module):
 
     def image_embeds(self, images: torch.Tensor) -> torch.Tensor:
         dtype = self.model.visual_projection.weight.dtype
-        pixels = preprocess(images, self.image_size).to(self.device, dtype)
+        pixels = self.fit(images, self.image_size).to(self.device, dtype)
         pooled = self.model.vision_model(pixel_values=pixels).pooler_output
         return F.normalize(self.model.visual_projection(pooled).float(), dim=-1)
 

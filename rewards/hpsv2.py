@@ -5,7 +5,9 @@ HPSv2.1 is OpenCLIP ViT-H-14 fine-tuned on human preferences; its checkpoint
 needs open_clip (and so torchvision); here the checkpoint's keys are mapped onto transformers'
 ``CLIPModel`` with the ViT-H-14 config of ``laion/CLIP-ViT-H-14-laion2B-s32B-b79K`` (the same
 architecture: GELU, 32 vision / 24 text layers). score = cos(image, prompt) as the official
-``score`` returns it, ``loss = 1 - cos`` (``loss_offset`` 1) as in the reference code.
+``score`` returns it, ``loss = 1 - cos`` (``loss_offset`` 1) as in the reference code. Images are
+prepared as ``hpsv2.score`` prepares them: the longer side to 224 and zero padding to a square
+(``clip_common.letterbox``; a square image is simply resized).
 
 The checkpoint is a torch pickle; it is read with ``torch.load(weights_only=True)``, which
 unpickles tensors and plain containers only and never runs code from the file.
@@ -123,7 +125,7 @@ def hpsv21(device: str | torch.device = "cpu") -> Reward:
     config = hub.load(CLIPConfig, CLIP_H14_ID, CLIP_H14_REVISION)
     tokenizer = hub.load(CLIPTokenizer, CLIP_H14_ID, CLIP_H14_REVISION)
     model = load_openclip_into(CLIPModel(config), _read_checkpoint(path))
-    return HPSv21(ClipScorer(model, tokenizer), {"hub_id": HUB_ID, "file": FILENAME, "revision": REVISION,
+    return HPSv21(ClipScorer(model, tokenizer, fit="pad"), {"hub_id": HUB_ID, "file": FILENAME, "revision": REVISION,
                                                  "architecture": CLIP_H14_ID, "architecture_revision": CLIP_H14_REVISION}
                   ).to(device)
 
@@ -169,4 +171,4 @@ def hpsv21_tiny(device: str | torch.device = "cpu") -> Reward:
     """hpsv2.1's code (the OpenCLIP key mapping included) on a tiny random model, for tests."""
     model = tiny_clip_model(seed=13)
     load_openclip_into(model, random_openclip_state(model, seed=13))
-    return HPSv21(ClipScorer(model, tiny_tokenizer()), name="hpsv2.1-tiny").to(device)
+    return HPSv21(ClipScorer(model, tiny_tokenizer(), fit="pad"), name="hpsv2.1-tiny").to(device)

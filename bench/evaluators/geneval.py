@@ -5,9 +5,8 @@ transformers: ``Mask2FormerForUniversalSegmentation`` with the COCO-instance Swi
 (GenEval's detector is Mask2Former Swin-S on COCO trained with mmdetection, mask AP 46.1; the
 hub checkpoint is the original Mask2Former repository's training of the same model, mask AP
 46.3, so scores and verdicts can differ, most at the 0.9 counting threshold), and OpenAI CLIP
-ViT-L/14 for colours. Images are prepared as mmdetection's test pipeline does (resized to fit
-1333 × 800 keeping the ratio, ImageNet normalisation, zero padding to a multiple of 32), not
-with the hub processor's fixed 384 × 384; instances are read the way mmdetection's Mask2Former
+ViT-L/14 for colours. Images are prepared as mmdetection's test pipeline for that config does
+(``detector_input``), not with the hub processor's fixed 384 × 384; instances are read the way mmdetection's Mask2Former
 does it (what GenEval receives): mask logits upsampled to the padded input, cropped, resized
 to the image; class probabilities × mean mask probability inside the mask, the 100 best
 (query, class) pairs, masks thresholded at logit 0, boxes from the masks. Three COCO labels are
@@ -41,6 +40,7 @@ DETECTOR_REVISION = "main"  # no commit of this repo is pinned in public code we
 # GenEval's class names, where they differ from COCO's (the detector's labels): by COCO index
 GENEVAL_NAMES = {"mouse": "computer mouse", "remote": "tv remote", "keyboard": "computer keyboard"}
 MIN_SIDE, MAX_SIDE, DIVISOR = 800, 1333, 32  # mmdetection's test resize (keep ratio) and padding
+PAD_VALUE = 128  # the config's pad_cfg: padding before normalisation, in 8-bit levels
 CLIP_ID = "openai/clip-vit-large-patch14"
 CLIP_REVISION = "32bd64288804d66eefd0ccbe215aa642df71cc41"
 
@@ -59,6 +59,25 @@ def instances(class_logits: torch.Tensor, mask_logits: torch.Tensor, size: tuple
     masks = logits > 0
     mask_score = (logits.sigmoid() * masks).flatten(1).sum(1) / (masks.flatten(1).sum(1) + 1e-6)
     return scores * mask_score, labels, masks
+
+
+def detector_input(image: torch.Tensor, sides: tuple[int, int] = (MIN_SIDE, MAX_SIDE)) -> tuple[torch.Tensor, tuple[int, int]]:
+    """(1, 3, H', W') detector input and the resized (h, w), for one (3, H, W) image in [0, 1],
+    as mmdetection 2.x's test pipeline for GenEval's config prepares it: ``Resize`` keeping the ratio
+    to fit ``sides`` (mmcv's ``rescale_size``: scale min(800 / short, 1333 / long), each side
+    int(side × scale + 0.5); cv2's bilinear without antialiasing on 8-bit pixels, so the result is
+    rounded to 8 bits), ``Pad`` right and below to a multiple of 32 with 128, then ``Normalize``
+    (ImageNet's mean and std, RGB)."""
+    h, w = image.shape[-2:]
+    scale = min(sides[0] / min(h, w), sides[1] / max(h, w))
+    size = (int(h * scale + 0.5), int(w * scale + 0.5))
+    x = image[None].float() * 255
+    if size != (h, w):
+        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False).round().clamp(0, 255)
+    x = F.pad(x, (0, -size[1] % DIVISOR, 0, -size[0] % DIVISOR), value=PAD_VALUE)
+    mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255
+    std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255
+    return (x - mean) / std, size
 
 
 def mask_box(mask: torch.Tensor) -> rules.Box:
@@ -96,13 +115,7 @@ class GenEvalJudge(rules.GenEvalRules):
     def detect(self, image: torch.Tensor) -> tuple[list[rules.Detection], torch.Tensor]:
         """Detections (colour unset) and their masks, for one (3, H, W) image in [0, 1]."""
         h, w = image.shape[-2:]
-        scale = min(self.sides[0] / min(h, w), self.sides[1] / max(h, w))  # fit 1333 x 800, keep ratio
-        size = (round(h * scale), round(w * scale))
-        x = F.interpolate(image[None].float(), size=size, mode="bilinear", align_corners=False, antialias=True)
-        mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-        std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
-        pad = (-size[1] % DIVISOR, -size[0] % DIVISOR)  # zeros right and below, after normalising
-        x = F.pad((x - mean) / std, (0, pad[0], 0, pad[1]))
+        x, size = detector_input(image, self.sides)
         dtype = next(self.detector.parameters()).dtype
         out = self.detector(pixel_values=x.to(self.device, dtype))
         # mask logits: to the padded input, cropped to the resized image, then to the original size
