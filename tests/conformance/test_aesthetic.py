@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conformance import original
+from tests.conformance import openai_clip_l14_as_hf, original
 
 clip = original("clip")
 MLP = original("ImageReward.ImageReward").MLP  # the predictor's MLP class (the same layers and keys)
@@ -27,12 +27,9 @@ EMBED = 768  # ViT-L/14's (the MLP takes 768)
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
-    from transformers import CLIPConfig, CLIPModel
-
     import rewards.aesthetic as aesthetic
     from bench.loading.hub import file_sha256
     from rewards.clip_common import ClipScorer
-    from rewards.hpsv2 import load_openclip_into
 
     torch.manual_seed(0)
     oc = clip.model.CLIP(EMBED, 224, 2, 128, 14, 77, 49408, 128, 2, 2).float()  # ViT-L/14: 24 x 1024, 12 x 768
@@ -43,12 +40,7 @@ def pair(tmp_path_factory):
     oc.eval(), mlp.eval()
     path = tmp_path_factory.mktemp("aesthetic") / "sac+logos+ava1-l14-linearMSE.pth"
     torch.save(mlp.state_dict(), path)  # as the predictor's file: {"layers.0.weight": ..., ...}
-    text = {"vocab_size": 49408, "hidden_size": 128, "intermediate_size": 512, "num_hidden_layers": 2,
-            "num_attention_heads": 2, "max_position_embeddings": 77, "hidden_act": "quick_gelu", "layer_norm_eps": 1e-5}
-    vision = {"hidden_size": 128, "intermediate_size": 512, "num_hidden_layers": 2, "num_attention_heads": 2,
-              "image_size": 224, "patch_size": 14, "hidden_act": "quick_gelu", "layer_norm_eps": 1e-5}
-    model = load_openclip_into(CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=EMBED)),
-                               oc.state_dict())
+    model = openai_clip_l14_as_hf(oc.state_dict())
     mp = pytest.MonkeyPatch()
     mp.setattr(aesthetic, "MLP_SHA256", file_sha256(path))  # this file stands in for the published one
     try:

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conformance import SUITES, clip_tokenizer, original
+from tests.conformance import SUITES, clip_tokenizer, openai_clip_l14_as_hf, original
 
 clip = original("clip")  # OpenAI's package: its model class writes the checkpoint's layout
 
@@ -67,11 +67,8 @@ def scene(h: int, w: int, seed: int) -> tuple[np.ndarray, list[tuple[np.ndarray,
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
-    from transformers import CLIPConfig, CLIPModel
-
     from bench.evaluators.geneval import GenEvalJudge
     from rewards.clip_common import ClipScorer
-    from rewards.hpsv2 import load_openclip_into
 
     folder = tmp_path_factory.mktemp("geneval")
     torch.manual_seed(0)
@@ -93,12 +90,7 @@ def pair(tmp_path_factory):
                    check=True, env=env)
     theirs = torch.load(out, weights_only=False)
 
-    text = {"vocab_size": 49408, "hidden_size": 128, "intermediate_size": 512, "num_hidden_layers": 2,
-            "num_attention_heads": 2, "max_position_embeddings": 77, "hidden_act": "quick_gelu", "layer_norm_eps": 1e-5}
-    vision = {"hidden_size": 128, "intermediate_size": 512, "num_hidden_layers": 2, "num_attention_heads": 2,
-              "image_size": 224, "patch_size": 14, "hidden_act": "quick_gelu", "layer_norm_eps": 1e-5}
-    model = load_openclip_into(CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=EMBED)),
-                               oc.state_dict())
+    model = openai_clip_l14_as_hf(oc.state_dict())
     judge = GenEvalJudge(torch.nn.Linear(1, 1), {}, ClipScorer(model, clip_tokenizer(tmp_path_factory.mktemp("tok"))))
     return theirs, items, judge
 
