@@ -4,7 +4,7 @@
 # fails to load its operators there), so they live in their own environment, .venv-oracle (ignored by
 # git): torch 2.14.1 + torchvision 0.29.1 (a CUDA build that runs on a CPU, about 5.6 GB) + the
 # originals at pinned versions (open_clip_torch 3.3.0, image-reward 1.5, hpsv2 1.2.0, mmdet 2.28.2,
-# and GenEval's own pins in a folder of their own) + this project. Built once (about 3 min), the
+# salesforce-lavis 1.0.2, and GenEval's own pins in a folder of their own) + this project. Built once (about 3 min), the
 # pieces added since are installed when missing; ORACLE=DIR builds or uses another folder.
 #
 #   bash benchmarks/conformance.sh            # one line per reward or judge, then pytest's summary
@@ -38,6 +38,12 @@ fi
 if [ ! -d "$site/mmdet" ]; then
   MMCV_WITH_OPS=0 pip_quiet --no-deps --no-build-isolation mmcv==1.7.2
   pip_quiet --no-deps mmdet==2.28.2 addict terminaltables pycocotools opencv-python-headless yapf==0.32.0 six
+fi
+# LAVIS 1.0.2's BLIP VQA (T2I-CompBench's BLIP-VQA model and first step). Only its BLIP modules are
+# imported (tests/conformance/test_t2i_blip_vqa.py), so only what they import is installed.
+if [ ! -d "$site/lavis" ]; then
+  pip_quiet --no-deps salesforce-lavis==1.0.2 omegaconf antlr4-python3-runtime==4.9.3 iopath portalocker
+  pip_quiet --no-deps --no-build-isolation fairscale==0.4.4
 fi
 # The packages GenEval pins for its colour classifier (open-clip-torch 2.20.0, clip-benchmark 1.4.0,
 # and the scikit-learn it imports): a folder of their own, put on PYTHONPATH of the one process that

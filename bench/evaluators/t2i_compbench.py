@@ -5,8 +5,10 @@
   ``vqa_prob`` does: the question encoded over the image with BLIP's [ENC] token in place of
   [CLS], the answer decoder fed only [DEC], and P(yes) / (P(yes) + P(no)) from its first-step
   softmax over the vocabulary, rounded to 4 decimals; the image score is the product over the
-  questions (at most 8, the benchmark's default ``--np_num``), rounded to 4 decimals. The image is resized to the model's square size (the hub checkpoint: 384, the
-  benchmark's original: 480, same weights converted) with CLIP normalisation.
+  questions (at most 8, the benchmark's default ``--np_num``), rounded to 4 decimals. The image is resized to the benchmark's 480 × 480 (bicubic) with CLIP
+  normalisation. The hub checkpoint is transformers' conversion of BLIP's at 384 px (its position
+  embeddings interpolated from 480 by BLIP's loader); they are interpolated back to 480, which reads
+  10× closer to the original at 480 than running at 384 does (tests/conformance/test_t2i_blip_vqa.py).
 - non-spatial: the cosine of OpenAI CLIP ViT-B/32 image and full-prompt embeddings (no ×100).
 - spatial, 3d_spatial, numeracy: the benchmark's rules (bench.evaluators.t2i_rules) on boxes of
   the prompt's objects; the detector differs: OWLv2 stands in for UniDet, and 3d_spatial adds the
@@ -41,6 +43,7 @@ from bench.evaluators.base import Evaluator, Quality, check_batch, evaluator, me
 
 VQA_ID = "Salesforce/blip-vqa-capfilt-large"
 VQA_REVISION = "c6af15bed424cf343aab3ff3bb31417ba272923a"
+VQA_SIZE = 480  # the benchmark's BLIP VQA input (configs/vqa.yaml); the hub checkpoint is converted at 384
 CLIP_ID = "openai/clip-vit-base-patch32"
 # the three revisions below are pinned as public code pins them (several independent pins and
 # hub-cache snapshot folders each), not checked against the hub here; the commits actually
@@ -118,12 +121,15 @@ class T2ICompBench(Evaluator):
     name = "t2i-compbench"
 
     def __init__(self, vqa: Any, tokenizer: Any, clip: Any, experts: dict[str, Callable[[], tuple[Any, dict]]] | None = None,
-                 nlp: Any = "auto", provenance: dict | None = None):
+                 nlp: Any = "auto", provenance: dict | None = None, size: int | None = None):
         """``experts``: loaders, run on first use, of what only some categories need, each giving
         (object, provenance): "detector" (t2i_experts.OwlDetector: image, names -> detections),
         "depth" (t2i_experts.MidasDepth: image -> depth in the detection frame), "lists" (JudgeLists)."""
         self.vqa = vqa.eval().requires_grad_(False)
         self.tokenizer = tokenizer
+        # the square side BLIP sees: the benchmark's 480 for the real judge (the hub's 384 px weights'
+        # position embeddings interpolated back), the model's own size by default
+        self.size = size or vqa.config.vision_config.image_size
         self.clip = clip  # rewards.clip_common.ClipScorer (ViT-B/32)
         self.experts = dict(experts or {})
         self.loaded: dict[str, Any] = {}
@@ -151,11 +157,13 @@ class T2ICompBench(Evaluator):
         """P(yes) / (P(yes) + P(no)) for each question about one (3, H, W) image in [0, 1]."""
         from rewards.clip_common import normalize
 
-        size = self.vqa.config.vision_config.image_size
+        size = self.size
         x = normalize(F.interpolate(image[None].float(), size=(size, size), mode="bicubic", align_corners=False,
                                     antialias=True))
         dtype = next(self.vqa.parameters()).dtype
-        image_embeds = self.vqa.vision_model(pixel_values=x.to(self.device, dtype)).last_hidden_state
+        image_embeds = self.vqa.vision_model(pixel_values=x.to(self.device, dtype),
+                                             interpolate_pos_encoding=size != self.vqa.config.vision_config.image_size
+                                             ).last_hidden_state
         image_embeds = image_embeds.expand(len(questions), -1, -1)
         tokens = self.tokenizer(questions, padding="longest", truncation=True, max_length=35, return_tensors="pt").to(self.device)
         ids = tokens["input_ids"].clone()
@@ -301,7 +309,7 @@ def t2i_compbench(device: str | torch.device = "cpu") -> Evaluator:
     clip_model = hub.load(CLIPModel, CLIP_ID, CLIP_REVISION).to(device)
     clip = ClipScorer(clip_model, hub.load(CLIPTokenizer, CLIP_ID, CLIP_REVISION))
     experts = {"detector": lambda: owl_detector(device), "depth": lambda: midas_depth(device), "lists": benchmark_lists}
-    return T2ICompBench(vqa, tokenizer, clip, experts, provenance={
+    return T2ICompBench(vqa, tokenizer, clip, experts, size=VQA_SIZE, provenance={
         "vqa": VQA_ID, "vqa_revision": VQA_REVISION, "clip": CLIP_ID, "clip_revision": CLIP_REVISION,
         "clip_commit": getattr(clip_model.config, "_commit_hash", None)})
 
