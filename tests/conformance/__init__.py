@@ -50,10 +50,10 @@ def clip_tokenizer(folder: Path):
     return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), pad_token="<|endoftext|>")
 
 
-def openai_clip_l14_as_hf(state: dict) -> Any:
-    """transformers' CLIPModel holding ``state``, a reduced OpenAI ViT-L/14 state dict (2 blocks per
-    tower, 128 wide, QuickGELU, projection 768: the sizes the conformance tests build with
-    ``clip.model.CLIP(768, 224, 2, 128, 14, 77, 49408, 128, 2, 2)``), read through bench's mapping."""
+def openai_clip_as_hf(state: dict, patch_size: int = 14, projection_dim: int = 768) -> Any:
+    """transformers' CLIPModel holding ``state``, a reduced OpenAI CLIP state dict (2 blocks per
+    tower, 128 wide, QuickGELU: the sizes the conformance tests build with ``clip.model.CLIP(
+    projection_dim, 224, 2, 128, patch_size, 77, 49408, 128, 2, 2)``), read through bench's mapping."""
     from transformers import CLIPConfig, CLIPModel
 
     from rewards.hpsv2 import load_openclip_into
@@ -61,5 +61,6 @@ def openai_clip_l14_as_hf(state: dict) -> Any:
     text = {"vocab_size": 49408, "hidden_size": 128, "intermediate_size": 512, "num_hidden_layers": 2,
             "num_attention_heads": 2, "max_position_embeddings": 77, "hidden_act": "quick_gelu", "layer_norm_eps": 1e-5}
     vision = {"hidden_size": 128, "intermediate_size": 512, "num_hidden_layers": 2, "num_attention_heads": 2,
-              "image_size": 224, "patch_size": 14, "hidden_act": "quick_gelu", "layer_norm_eps": 1e-5}
-    return load_openclip_into(CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=768)), state)
+              "image_size": 224, "patch_size": patch_size, "hidden_act": "quick_gelu", "layer_norm_eps": 1e-5}
+    config = CLIPConfig(text_config=text, vision_config=vision, projection_dim=projection_dim)
+    return load_openclip_into(CLIPModel(config), state)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conformance import openai_clip_l14_as_hf, original
+from tests.conformance import openai_clip_as_hf, original
 
 clip = original("clip")
 MLP = original("ImageReward.ImageReward").MLP  # the predictor's MLP class (the same layers and keys)
@@ -40,7 +40,7 @@ def pair(tmp_path_factory):
     oc.eval(), mlp.eval()
     path = tmp_path_factory.mktemp("aesthetic") / "sac+logos+ava1-l14-linearMSE.pth"
     torch.save(mlp.state_dict(), path)  # as the predictor's file: {"layers.0.weight": ..., ...}
-    model = openai_clip_l14_as_hf(oc.state_dict())
+    model = openai_clip_as_hf(oc.state_dict())
     mp = pytest.MonkeyPatch()
     mp.setattr(aesthetic, "MLP_SHA256", file_sha256(path))  # this file stands in for the published one
     try:

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conformance import SUITES, clip_tokenizer, openai_clip_l14_as_hf, original
+from tests.conformance import SUITES, clip_tokenizer, openai_clip_as_hf, original
 
 clip = original("clip")  # OpenAI's package: its model class writes the checkpoint's layout
 
@@ -90,7 +90,7 @@ def pair(tmp_path_factory):
                    check=True, env=env)
     theirs = torch.load(out, weights_only=False)
 
-    model = openai_clip_l14_as_hf(oc.state_dict())
+    model = openai_clip_as_hf(oc.state_dict())
     judge = GenEvalJudge(torch.nn.Linear(1, 1), {}, ClipScorer(model, clip_tokenizer(tmp_path_factory.mktemp("tok"))))
     return theirs, items, judge
 
