@@ -4,7 +4,7 @@
 # fails to load its operators there), so they live in their own environment, .venv-oracle (ignored by
 # git): torch 2.14.1 + torchvision 0.29.1 (a CUDA build that runs on a CPU, about 5.6 GB) + the
 # originals at pinned versions (open_clip_torch 3.3.0, image-reward 1.5, hpsv2 1.2.0, mmdet 2.28.2,
-# salesforce-lavis 1.0.2, and GenEval's own pins in a folder of their own) + this project. Built once (about 3 min), the
+# salesforce-lavis 1.0.2, t2v-metrics 3.0, and GenEval's own pins in a folder of their own) + this project. Built once (about 3 min), the
 # pieces added since are installed when missing; ORACLE=DIR builds or uses another folder.
 #
 #   bash benchmarks/conformance.sh            # one line per reward or judge, then pytest's summary
@@ -45,6 +45,9 @@ if [ ! -d "$site/lavis" ]; then
   pip_quiet --no-deps salesforce-lavis==1.0.2 omegaconf antlr4-python3-runtime==4.9.3 iopath portalocker
   pip_quiet --no-deps --no-build-isolation fairscale==0.4.4
 fi
+# t2v-metrics 3.0 (VQAScore): its wheel only, read by tests/conformance/test_vqascore_templates.py; with its
+# dependencies pip fails (an unrelated "apex" whose dependency cannot build) and it pins torch 2.5.1.
+[ -d "$site/t2v_metrics" ] || pip_quiet --no-deps t2v-metrics==3.0
 # The packages GenEval pins for its colour classifier (open-clip-torch 2.20.0, clip-benchmark 1.4.0,
 # and the scikit-learn it imports): a folder of their own, put on PYTHONPATH of the one process that
 # runs them (tests/conformance/geneval_original.py), since open_clip 3.3 is imported beside bench.

@@ -1,13 +1,22 @@
-"""VQAScore: the probability that a vision-language model answers "Yes" to "Does this figure show
-'{prompt}'? Please answer yes or no." about the image (Lin et al. 2024), as a quality metric.
+"""VQAScore: the probability that a vision-language model answers "Yes" to a question asking
+whether the image shows the prompt (Lin et al. 2024), as a quality metric.
 
-The model is any image-text-to-text model in transformers with a chat template; the default is
+The model is any image-text-to-text model in transformers; the default is
 ``llava-hf/llava-onevision-qwen2-7b-ov-hf`` (LLaVA-OneVision 7B, one of t2v-metrics' VQAScore
 models; the paper's best, CLIP-FlanT5, is not in transformers), at a pinned revision.
 ``--evaluator vqascore:HUB_ID`` picks another (its main branch), ``vqascore:HUB_ID@REVISION`` one
-at a revision. The score is softmax(next-token logits)[first token of "Yes"] after the chat
-template's generation prompt: one forward pass per image, no sampling. Records get a
-``vqascore`` column; the summary is its mean per task.
+at a revision. The score is softmax(next-token logits)[first token of "Yes"] after the question:
+one forward pass per image, no sampling, as t2v-metrics scores LLaVA-OneVision.
+
+The question and the conversation are t2v-metrics' (3.0) for the model's family (``FORMATS``): for
+LLaVA-OneVision, 'Does this image show "{prompt}"? Answer the question with Yes or No' in
+LLaVA-NeXT's ``qwen_1_5`` conversation (its system line included), written out as text rather than
+through the hub's chat template (which has no system line); for any other family, the paper's
+'Does this figure show "{prompt}"? Please answer yes or no.' through the model's chat template.
+What still differs from t2v-metrics on LLaVA-OneVision: it runs LLaVA-NeXT's own code on the
+lmms-lab weights (fp16), and its image (the anyres tiles, a 4-D tensor) takes that code's video
+branch (each tile pooled 2 × 2, one newline token); transformers' model here sees the image as an
+image (README, conformance).
 
 ``vqascore-tiny`` runs the same code on a tiny random LLaVA with a tokenizer made in code.
 """
@@ -15,7 +24,7 @@ template's generation prompt: one forward pass per image, no sampling. Records g
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -24,8 +33,24 @@ from bench.evaluators.base import Evaluator, Quality, check_batch, evaluator, me
 
 log = logging.getLogger(__name__)
 
-QUESTION = "Does this figure show '{prompt}'? Please answer yes or no."
-ANSWER = "Yes"
+class Format(NamedTuple):
+    """How one model family is asked: ``question`` (with ``{prompt}``), the ``answer`` whose first
+    token is scored, and ``conversation`` (with ``{question}``; None: the processor's chat template)."""
+    question: str
+    answer: str
+    conversation: str | None
+    source: str
+
+
+PAPER = Format('Does this figure show "{prompt}"? Please answer yes or no.', "Yes", None,
+               "t2v-metrics 3.0 clip_t5_model.py / llava_model.py default_question_template")
+FORMATS = {  # by the model config's model_type
+    "llava_onevision": Format(
+        'Does this image show "{prompt}"? Answer the question with Yes or No', "Yes",
+        "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n<image>\n{question}<|im_end|>\n"
+        "<|im_start|>assistant\n",
+        "t2v-metrics 3.0 llavaov_model.py forward() defaults; LLaVA-NeXT conv_templates['qwen_1_5']"),
+}
 DEFAULT_MODEL = "llava-hf/llava-onevision-qwen2-7b-ov-hf"
 # pinned as public code pins it (several independent pins and hub-cache snapshot folders), not
 # checked against the hub here; the commit actually loaded goes to the manifest
@@ -38,19 +63,24 @@ class VQAScore(Evaluator):
     def __init__(self, model: Any, processor: Any, provenance: dict | None = None):
         self.model = model.eval().requires_grad_(False)
         self.processor = processor
-        ids = processor.tokenizer.encode(ANSWER, add_special_tokens=False)
+        self.format = FORMATS.get(getattr(model.config, "model_type", None), PAPER)
+        ids = processor.tokenizer.encode(self.format.answer, add_special_tokens=False)
         if not ids:
-            raise ValueError(f"the tokenizer cannot encode '{ANSWER}'")
+            raise ValueError(f"the tokenizer cannot encode '{self.format.answer}'")
         self.answer_id = ids[0]
-        self.provenance = {"name": self.name, **(provenance or {})}
+        self.provenance = {"name": self.name, "question": self.format.question, "answer": self.format.answer,
+                           "format": self.format.source, **(provenance or {})}
 
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
     def question(self, prompt: str) -> str:
-        messages = [{"role": "user", "content": [{"type": "image"},
-                                                 {"type": "text", "text": QUESTION.format(prompt=prompt)}]}]
+        """The model's whole input text for ``prompt``, the image token included."""
+        question = self.format.question.format(prompt=prompt)
+        if self.format.conversation is not None:
+            return self.format.conversation.format(question=question)
+        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
         return self.processor.apply_chat_template(messages, add_generation_prompt=True)
 
     @torch.no_grad()

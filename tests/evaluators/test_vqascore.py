@@ -9,7 +9,7 @@ from PIL import Image
 
 from bench.evaluators.base import load_evaluator
 from bench.suites import Prompt
-from bench.evaluators.vqascore import QUESTION
+from bench.evaluators.vqascore import PAPER
 from tests.run_helpers import cli_refused, cli_run
 
 PROMPTS = Path(__file__).resolve().parents[2] / "examples" / "prompts.txt"
@@ -20,7 +20,8 @@ def test_score_is_the_probability_of_yes_after_the_question():
     images = torch.rand(2, 3, 40, 40)
     rows = ev.evaluate(images, [Prompt("0", "a red cat"), Prompt("1", "two dogs")])
     question = ev.question("a red cat")
-    assert QUESTION.format(prompt="a red cat") in question and "<image>" in question
+    assert PAPER.question.format(prompt="a red cat") in question and "<image>" in question
+    assert 'show "a red cat"?' in question
     pil = Image.fromarray((images[0] * 255).round().to(torch.uint8).permute(1, 2, 0).numpy())
     inputs = ev.processor(text=[question], images=[pil], return_tensors="pt")
     with torch.no_grad():
@@ -53,3 +54,20 @@ def test_a_model_without_a_revision_is_recorded_as_unpinned():
     assert resolve(None) == (DEFAULT_MODEL, DEFAULT_REVISION, True)
     assert resolve("my-org/my-vlm@abc123") == ("my-org/my-vlm", "abc123", True)
     assert resolve("my-org/my-vlm") == ("my-org/my-vlm", "main", False)
+
+
+def test_llava_onevision_is_asked_as_t2v_metrics_asks_it():
+    """t2v-metrics' LLaVA-OneVision question, in LLaVA-NeXT's qwen_1_5 conversation (its system line
+    included), not the paper's question through the hub's chat template."""
+    from types import SimpleNamespace
+
+    from bench.evaluators.vqascore import VQAScore
+
+    model = torch.nn.Linear(1, 1)
+    model.config = SimpleNamespace(model_type="llava_onevision")
+    tokenizer = SimpleNamespace(encode=lambda text, add_special_tokens=False: [9906] if text == "Yes" else [])
+    ev = VQAScore(model, SimpleNamespace(tokenizer=tokenizer))
+    assert ev.question("a red cat") == (
+        "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n<image>\n"
+        'Does this image show "a red cat"? Answer the question with Yes or No<|im_end|>\n<|im_start|>assistant\n')
+    assert ev.answer_id == 9906 and ev.provenance["question"].startswith("Does this image show")
