@@ -6,8 +6,8 @@ transformers: ``Mask2FormerForUniversalSegmentation`` with the COCO-instance Swi
 hub checkpoint is the original Mask2Former repository's training of the same model, mask AP
 46.3, so scores and verdicts can differ, most at the 0.9 counting threshold), and OpenAI CLIP
 ViT-L/14 for colours. Images are prepared as mmdetection's test pipeline for that config does
-(``detector_input``), not with the hub processor's fixed 384 × 384; instances are read the way mmdetection's Mask2Former
-does it (what GenEval receives): mask logits upsampled to the padded input, cropped, resized
+(``detector_input``), not with the hub processor's fixed 384 × 384; instances are read the way
+mmdetection's Mask2Former does it (what GenEval receives): mask logits upsampled to the padded input, cropped, resized
 to the image; class probabilities × mean mask probability inside the mask, the 100 best
 (query, class) pairs, masks thresholded at logit 0, boxes from the masks. Three COCO labels are
 renamed to GenEval's class names (computer mouse, tv remote, computer keyboard). Colours are

@@ -5,8 +5,8 @@
   ``vqa_prob`` does: the question encoded over the image with BLIP's [ENC] token in place of
   [CLS], the answer decoder fed only [DEC], and P(yes) / (P(yes) + P(no)) from its first-step
   softmax over the vocabulary, rounded to 4 decimals; the image score is the product over the
-  questions (at most 8, the benchmark's default ``--np_num``), rounded to 4 decimals. The image is resized to the benchmark's 480 × 480 (bicubic) with CLIP
-  normalisation. The hub checkpoint is transformers' conversion of BLIP's at 384 px (its position
+  questions (at most 8, the benchmark's default ``--np_num``), rounded to 4 decimals. The image is
+  resized to the benchmark's 480 × 480 (bicubic) with CLIP normalisation. The hub checkpoint is transformers' conversion of BLIP's at 384 px (its position
   embeddings interpolated from 480 by BLIP's loader); they are interpolated back to 480, which reads
   10× closer to the original at 480 than running at 384 does (tests/conformance/test_t2i_blip_vqa.py).
 - non-spatial: the cosine of OpenAI CLIP ViT-B/32 image and full-prompt embeddings (no ×100).
