@@ -16,6 +16,7 @@ from bench.errors import BenchError
 
 app = typer.Typer(
     add_completion=False,
+    rich_markup_mode=None,  # plain help: "[check.<suite>.<method>]" in a help text stays as written
     pretty_exceptions_enable=False,
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -80,7 +81,7 @@ def run(
     set_: List[str] = typer.Option([], "--set", help="Method setting key=value (repeatable)."),
     model_set: List[str] = typer.Option([], "--model-set", help="Model option key=value, e.g. steps=8 (repeatable)."),
     no_images: bool = typer.Option(False, "--no-images", help="Do not write PNG images."),
-    evaluator: List[str] = typer.Option([], "--evaluator", help="Quality evaluator instead of the suite's (repeatable; none for none)."),
+    evaluator: List[str] = typer.Option([], "--evaluator", help="Quality evaluator instead of the suite's (repeatable; none for none; vqascore:HUB_ID[@REVISION] for another VLM)."),
     config: Optional[Path] = typer.Option(None, "--config", help="Defaults file (default ./bench.toml)."),
     extend: bool = typer.Option(False, "--extend", help="Add seeds or prompts to the run already in --out."),
     no_warmup: bool = typer.Option(False, "--no-warmup", help="Skip the untimed warm-up batch (start-up is then charged to the first images)."),
@@ -115,7 +116,7 @@ def run(
 @cli_errors
 def evaluate(
     run_dir: Path = typer.Argument(..., help="A finished run folder (made without --no-images)."),
-    evaluator: List[str] = typer.Option(..., "--evaluator", help="Evaluator to add (repeatable; bench list evaluators)."),
+    evaluator: List[str] = typer.Option(..., "--evaluator", help="Evaluator to add (repeatable; bench list evaluators; vqascore:HUB_ID[@REVISION] for another VLM)."),
     batch_size: int = typer.Option(32, "--batch-size", help="Images per evaluator call."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -149,11 +150,11 @@ def train(
     dtype: Optional[str] = typer.Option(None, "--dtype", help="float32, float16 or bfloat16."),
     set_: List[str] = typer.Option([], "--set", help="Training setting key=value, e.g. lr=1e-3 (repeatable)."),
     model_set: List[str] = typer.Option([], "--model-set", help="Model option key=value (repeatable)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Defaults file with \\[train.<method>] (default ./bench.toml)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Defaults file with [train.<method>] (default ./bench.toml)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Train a method that has a trainer (a HyperNoise noise modulator) against a reward; rerunning
-    the same command resumes. Defaults come from bench.toml's \\[train.<method>]; flags and --set win.
+    the same command resumes. Defaults come from bench.toml's [train.<method>]; flags and --set win.
 
     Example: bench train --method hypernoise --model shapes --reward shapes-clip --prompts shapes-train --steps 300
     """
@@ -215,7 +216,7 @@ def compare(
 def check(
     runs: List[Path] = typer.Argument(..., help="Run folders written by bench run."),
     thresholds: Path = typer.Option(Path("bench.toml"), "--thresholds",
-                                    help="TOML with \\[check.<suite>.<method>] tables, each with its measured_on."),
+                                    help="TOML with [check.<suite>.<method>] tables, each with its measured_on."),
 ) -> None:
     """Check finished runs against regression thresholds measured on the same grid and settings:
     exit 0 when all hold, 1 when one fails, 2 on bad input or a run not measured like the thresholds.
@@ -249,7 +250,9 @@ class ExportFormat(str, Enum):
 @cli_errors
 def export(
     runs: List[Path] = typer.Argument(..., help="Run folders written by bench run; several are merged (one suite)."),
-    format: ExportFormat = typer.Option(ExportFormat.csv, "--format", "-f"),
+    format: ExportFormat = typer.Option(ExportFormat.csv, "--format", "-f",
+                                        help="csv, parquet or jsonl (a table); geneval or t2i-compbench (the "
+                                             "benchmark's image layout, into a new --output folder)."),
     output: Optional[Path] = typer.Option(None, "--output", help="File to write (default stdout for csv/jsonl)."),
     partial: bool = typer.Option(False, "--partial", help="Export an unfinished run's rows so far (one run; said on stderr)."),
 ) -> None:
@@ -334,8 +337,8 @@ class ListKind(str, Enum):
 
 @app.command("list")
 @cli_errors
-def list_(kind: Optional[ListKind] = typer.Argument(None, help="What to list (default: everything).")) -> None:
-    """List the registered methods, models, rewards and suites.
+def list_(kind: Optional[ListKind] = typer.Argument(None, help="methods, models, rewards, suites or evaluators (default: all of them).")) -> None:
+    """List the registered methods, models, rewards, suites and evaluators.
 
     Example: bench list methods
     """
@@ -348,8 +351,52 @@ def list_(kind: Optional[ListKind] = typer.Argument(None, help="What to list (de
             typer.echo(f"  {name.ljust(width)}  {doc}")
 
 
+RUN_DEFAULTS = ("method", "model", "reward", "suite", "seeds", "batch_size", "device", "dtype")
+
+
+class HelpCommand(typer.core.TyperCommand):
+    """A command whose help reads as a person writes it: metavars named after the value (``--seeds
+    SEEDS``, ``RUNS...``), none for flags, and for ``run`` the effective default of each option
+    that bench.toml sets (``[default: base (bench.toml)]``) or else the built-in one."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for p in self.params:
+            if isinstance(p, typer.core.TyperArgument):
+                p.metavar = p.metavar or p.name.upper() + ("..." if p.nargs == -1 else "")
+                p.display_type = lambda ctx: ""
+                p._usage_display_name = lambda p=p: p.metavar if p.required else f"[{p.metavar}]"
+            elif getattr(p, "is_flag", False):
+                p.metavar = ""
+            elif p.metavar is None:
+                p.metavar = "KEY=VALUE" if p.name in ("set_", "model_set") else p.name.upper().rstrip("_")
+        if self.name == "run":
+            self._show_run_defaults()
+
+    def _show_run_defaults(self) -> None:
+        from dataclasses import fields
+
+        from bench.config import RunConfig, read_toml
+
+        try:
+            toml = read_toml(None).get("run", {})
+        except BenchError:  # a broken bench.toml is reported when the run starts, not by -h
+            toml = {}
+        built_in = {f.name: f.default for f in fields(RunConfig)}
+        for p in self.params:
+            if p.name in RUN_DEFAULTS:
+                value = toml.get(p.name, built_in[p.name])
+                if isinstance(value, (list, tuple)):
+                    value = ",".join(str(v) for v in value)
+                p.help = f"{p.help}  [default: {value}{', from bench.toml' if p.name in toml else ''}]"
+
+
 # click's usage error (bad flag values, unknown commands or options), as typer ships it
 _UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+for _info in app.registered_commands:
+    _info.cls = HelpCommand
 
 
 def main() -> None:
