@@ -95,15 +95,14 @@ def evaluate_run(run_dir: Path, specs: list[str], batch_size: int = 32, device: 
 def _evaluate_one(run_dir: Path, spec: str, ev: Any, df: Any, prompts: dict[str, Any], batch_size: int,
                   dev: torch.device, progress: bool, manifest: dict[str, Any], summaries: dict[str, Any]) -> Any:
     """One evaluator over the run's images (resuming its journal); the updated records."""
-    from tqdm.auto import tqdm
+    from bench.running.progress import Progress
 
     journal = Journal(run_dir, 0, name=journal_name(spec))
     judged = read_journals(run_dir, journal.path.name)
     todo = df[~df["key"].isin({r["key"] for r in judged})]
     theirs = {c for r in judged for c in r} - {"key"}
     taken = set(df.columns) - theirs  # columns the run or another evaluation wrote
-    bar = tqdm(total=len(df), initial=len(df) - len(todo), unit="img", desc=spec,
-               disable=not progress, dynamic_ncols=True)
+    bar = Progress(len(df), len(df) - len(todo), spec, enabled=progress)
     start = time.perf_counter()
     for begin in range(0, len(todo), batch_size):
         chunk = todo.iloc[begin:begin + batch_size]

@@ -188,7 +188,7 @@ def make_rows(plan: Plan, session: Session, todo: list[Cell], done: int, total: 
               progress: bool) -> dict[str, Any] | None:
     """A warm-up batch (rows thrown away, so start-up is not charged to images), then the rows
     ``todo`` in batches through the method into this rank's journal. The warm-up's record, if one ran."""
-    from tqdm.auto import tqdm
+    from bench.running.progress import Progress
 
     config = plan.config
     warmup = None
@@ -197,12 +197,12 @@ def make_rows(plan: Plan, session: Session, todo: list[Cell], done: int, total: 
             run_batch(session, todo[:config.batch_size], record=False)
         warmup = {"rows": len(todo[:config.batch_size]), "seconds": t[0], "rank": rank}
     journal = plan.folder.journal(rank)
-    bar = tqdm(total=total, initial=done, unit="img", desc=config.method, disable=not progress or rank != 0,
-               dynamic_ncols=True)
+    bar = Progress(total, done, config.method, enabled=progress and rank == 0)
     for start in range(0, len(todo), config.batch_size):
         batch = todo[start:start + config.batch_size]
-        journal.append(run_batch(session, batch))
-        bar.update(len(batch))
+        rows = run_batch(session, batch)
+        journal.append(rows)
+        bar.update(len(batch), [r["reward"] for r in rows])
     bar.close()
     return warmup
 
