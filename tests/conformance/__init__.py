@@ -12,6 +12,11 @@ from typing import Any
 import pytest
 
 
+def report_line(report: dict[str, Any]) -> str:
+    """A conformance line's measurements: floats as 1.23e-04, counts and texts as they are."""
+    return ", ".join(f"{k} {v:.2e}" if isinstance(v, float) else f"{k} {v}" for k, v in report.items())
+
+
 def original(module: str) -> Any:
     """The original package ``module``: imported, or the test module skipped outside the
     conformance environment (inside it, an import error fails the run)."""

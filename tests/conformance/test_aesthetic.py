@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conformance import openai_clip_as_hf, original
+from tests.conformance import openai_clip_as_hf, original, report_line
 
 clip = original("clip")
 MLP = original("ImageReward.ImageReward").MLP  # the predictor's MLP class (the same layers and keys)
@@ -113,6 +113,6 @@ def test_a_gelu_for_quickgelu_fails_the_check(pair):
 
 
 def test_print_the_report(pair):
-    line = ", ".join(f"{k} {v:.2e}" for k, v in REPORT.items())
+    line = report_line(REPORT)
     print(f"\nconformance aesthetic-laion (OpenAI CLIP ViT-L/14 architecture, 2 blocks + the predictor's MLP) "
           f"vs the clip package and the predictor's inference code: {line}")

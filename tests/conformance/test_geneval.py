@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conformance import SUITES, clip_tokenizer, openai_clip_as_hf, original
+from tests.conformance import SUITES, clip_tokenizer, openai_clip_as_hf, original, report_line
 
 clip = original("clip")  # OpenAI's package: its model class writes the checkpoint's layout
 
@@ -181,6 +181,6 @@ def test_a_white_background_fails_the_check(pair, monkeypatch):
 
 
 def test_print_the_report(pair):
-    line = ", ".join(f"{k} {v:.2e}" if isinstance(v, float) else f"{k} {v}" for k, v in REPORT.items())
+    line = report_line(REPORT)
     print(f"\nconformance geneval colours (OpenAI CLIP ViT-L/14 architecture, 2 blocks) vs GenEval's path on "
           f"open-clip-torch 2.20.0 + clip-benchmark 1.4.0: {line}")

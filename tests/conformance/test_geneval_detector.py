@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conformance import SUITES, original
+from tests.conformance import SUITES, original, report_line
 
 REPORT: dict[str, float] = {}
 SIZES = [(512, 512), (512, 768), (600, 451), (1024, 683)]  # (h, w)
@@ -195,6 +195,6 @@ def test_class_names_are_genevals(shared_suites):
 
 
 def test_print_the_report(detector):
-    line = ", ".join(f"{k} {v:.2e}" if isinstance(v, float) else f"{k} {v}" for k, v in REPORT.items())
+    line = report_line(REPORT)
     print(f"\nconformance geneval detector side (Mask2Former Swin-S config, query outputs fixed) vs "
           f"mmdetection {mmdet.__version__}'s inference_detector read as GenEval reads it: {line}")

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conformance import clip_tokenizer, original
+from tests.conformance import clip_tokenizer, original, report_line
 
 hpsv2 = original("hpsv2")
 
@@ -111,6 +111,6 @@ def test_a_centre_crop_fails_the_check_on_a_non_square_image(pair, tmp_path, mon
 def test_print_the_report(pair):
     import importlib.metadata
 
-    line = ", ".join(f"{k} {v:.2e}" for k, v in REPORT.items())
+    line = report_line(REPORT)
     print(f"\nconformance hpsv2.1 (ViT-H-14 at {LAYERS} blocks) vs hpsv2 {importlib.metadata.version('hpsv2')}'s "
           f"own score(): {line}")

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conformance import original, suite_prompts
+from tests.conformance import original, report_line, suite_prompts
 
 RM = original("ImageReward")
 
@@ -182,7 +182,7 @@ def test_gradients_with_respect_to_the_pixels_agree(pair):
 
 
 def test_print_the_report(pair):
-    line = ", ".join(f"{k} {v:.2e}" if isinstance(v, float) else f"{k} {v}" for k, v in REPORT.items())
+    line = report_line(REPORT)
     print(f"\nconformance imagereward-1.0 (BLIP ViT-L + BERT, {DEPTH} blocks each) vs image-reward "
           f"{_version()}: {line}")
 

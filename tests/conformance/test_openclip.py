@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conformance import clip_tokenizer, original, suite_prompts
+from tests.conformance import clip_tokenizer, original, report_line, suite_prompts
 
 open_clip = original("open_clip")
 
@@ -202,5 +202,5 @@ def test_print_the_report(pair):
     sizes = [v for k, v in REPORT.items() if k.startswith("preprocess")]
     if sizes:
         shown[f"preprocess, mean levels (worst of {len(sizes)} images)"] = max(sizes)
-    line = ", ".join(f"{k} {v:.2e}" if isinstance(v, float) else f"{k} {v}" for k, v in shown.items())
+    line = report_line(shown)
     print(f"\nconformance hpsv2.1 / clip-h14 (OpenCLIP ViT-H-14 architecture) vs open_clip {open_clip.__version__}: {line}")

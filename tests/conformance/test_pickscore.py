@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conformance import clip_tokenizer, original
+from tests.conformance import clip_tokenizer, original, report_line
 
 open_clip = original("open_clip")  # the tokenizer's BPE file (the laion CLIP models' vocabulary)
 
@@ -118,5 +118,5 @@ def test_same_pixels_same_score_and_gradient(pair):
 
 
 def test_print_the_report(pair):
-    line = ", ".join(f"{k} {v:.2e}" for k, v in REPORT.items())
+    line = report_line(REPORT)
     print(f"\nconformance pickscore (CLIP ViT-H-14 architecture, 2 blocks) vs its model card's transformers code: {line}")

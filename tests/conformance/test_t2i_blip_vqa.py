@@ -42,7 +42,7 @@ import pytest
 import torch
 
 from bench.evaluators.t2i_compbench import VQA_SIZE
-from tests.conformance import SUITES
+from tests.conformance import SUITES, report_line
 
 SPEC = importlib.util.find_spec("lavis")
 if SPEC is None:
@@ -130,15 +130,15 @@ def models(tmp_path_factory):
     (folder / "med_config.json").write_text(json.dumps(med))
     cfg = OmegaConf.load(LAVIS / "configs/models/blip_vqav2.yaml").model
     cfg.med_config_path = str(folder / "med_config.json")
+
+    def unloaded(cfg):  # BlipVQA built from cfg without loading any checkpoint (random weights)
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(BlipVQA, "load_checkpoint_from_config", lambda self, cfg, **kw: None)
+            return BlipVQA.from_config(cfg)
+
     try:
         torch.manual_seed(0)
-        cfg.load_finetuned = False
-        cfg.pretrained = None
-        mp.setattr(BlipVQA, "load_checkpoint_from_config", lambda self, cfg, **kw: None)
-        random = BlipVQA.from_config(cfg)
-        mp.undo()
-        mp.setattr(blip, "BertTokenizer", LocalBert)
-        mp.setattr(VisionTransformerEncoder, "from_config", classmethod(vit))
+        random = unloaded(cfg)
         with torch.no_grad():
             for p in random.parameters():
                 p.add_(torch.randn_like(p) * 0.02)
@@ -149,9 +149,8 @@ def models(tmp_path_factory):
         torch.save({"model": random.state_dict()}, checkpoint)
         cfg.load_finetuned, cfg.finetuned = True, str(checkpoint)
         original = BlipVQA.from_config(cfg).eval()  # LAVIS's own loader reads the file
-        cfg.image_size, cfg.load_finetuned = 384, False
-        mp.setattr(BlipVQA, "load_checkpoint_from_config", lambda self, cfg, **kw: None)
-        at384 = BlipVQA.from_config(cfg)
+        cfg.image_size = 384
+        at384 = unloaded(cfg)
         state384 = torch.load(checkpoint, weights_only=True)["model"]
         state384["visual_encoder.pos_embed"] = interpolate_pos_embed(state384["visual_encoder.pos_embed"], at384.visual_encoder)
     finally:
@@ -265,6 +264,6 @@ def test_question_text_equals_blips(models, shared_suites):
 def test_print_the_report(models):
     import importlib.metadata
 
-    line = ", ".join(f"{k} {v:.2e}" if isinstance(v, float) else f"{k} {v}" for k, v in REPORT.items())
+    line = report_line(REPORT)
     print(f"\nconformance t2i-compbench BLIP-VQA (ViT-B/16 + BERT, {LAYERS} blocks each) vs salesforce-lavis "
           f"{importlib.metadata.version('salesforce-lavis')}'s BlipVQA: {line}")

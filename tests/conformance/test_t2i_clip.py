@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conformance import SUITES, clip_tokenizer, openai_clip_as_hf, original
+from tests.conformance import SUITES, clip_tokenizer, openai_clip_as_hf, original, report_line
 
 clip = original("clip")
 REPORT: dict[str, float] = {}
@@ -92,6 +92,6 @@ def test_end_to_end_from_a_pil_image(pair):
 
 
 def test_print_the_report(pair):
-    line = ", ".join(f"{k} {v:.2e}" for k, v in REPORT.items())
+    line = report_line(REPORT)
     print(f"\nconformance t2i-compbench non-spatial (OpenAI CLIP ViT-B/32 architecture, 2 blocks) vs clip.load and "
           f"CLIP_similarity.py's score: {line}")
