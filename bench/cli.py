@@ -370,19 +370,22 @@ class HelpCommand(typer.core.TyperCommand):
                 p.metavar = ""
             elif p.metavar is None:
                 p.metavar = "KEY=VALUE" if p.name in ("set_", "model_set") else p.name.upper().rstrip("_")
-        if self.name == "run":
+        self._defaults_shown = self.name != "run"
+
+    def get_help(self, ctx: Any) -> str:
+        if not self._defaults_shown:  # bench.toml is read when the help is shown, not at every start
+            self._defaults_shown = True
             self._show_run_defaults()
+        return super().get_help(ctx)
 
     def _show_run_defaults(self) -> None:
-        from dataclasses import fields
-
-        from bench.config import RunConfig, read_toml
+        from bench.config import read_toml, run_defaults
 
         try:
             toml = read_toml(None).get("run", {})
         except BenchError:  # a broken bench.toml is reported when the run starts, not by -h
             toml = {}
-        built_in = {f.name: f.default for f in fields(RunConfig)}
+        built_in = run_defaults()
         for p in self.params:
             if p.name in RUN_DEFAULTS:
                 value = toml.get(p.name, built_in[p.name])

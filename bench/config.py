@@ -111,6 +111,11 @@ def read_toml(path: Path | None, flag: str = "--config") -> dict[str, Any]:
         raise ConfigError(f"config file '{path}' cannot be read ({e.__class__.__name__}); check its permissions") from None
 
 
+def run_defaults() -> dict[str, Any]:
+    """RunConfig's built-in defaults (what holds without bench.toml and flags), settings aside."""
+    return {f.name: f.default for f in fields(RunConfig) if f.name not in {"settings", "model_options"}}
+
+
 def build_config(toml: dict[str, Any], flags: dict[str, Any], sets: list[str],
                  model_sets: list[str] = (), *, settings: dict[str, Any] | None = None,
                  model_options: dict[str, Any] | None = None) -> RunConfig:
@@ -126,8 +131,7 @@ def build_config(toml: dict[str, Any], flags: dict[str, Any], sets: list[str],
     if unknown:
         raise ConfigError(f"bench.toml: unknown key '{unknown[0]}' in [run]; known keys: {', '.join(sorted(RUN_KEYS))}")
     merged: dict[str, Any] = {**run, **{k: v for k, v in flags.items() if v is not None}}
-    defaults = {f.name: f.default for f in fields(RunConfig) if f.name not in {"settings", "model_options"}}
-    values = {**defaults, **merged}
+    values = {**run_defaults(), **merged}
     values["seeds"] = parse_seeds(values["seeds"])
     if not values["seeds"]:
         raise ConfigError("no seeds given; use e.g. --seeds 0,1,2,3")
