@@ -172,7 +172,7 @@ def train(
     device = f" ({cost['device_seconds']:.1f} device-seconds over {world} processes)" if world > 1 else ""
     skipped = f"; {cost['skipped_steps']} steps skipped (non-finite gradient)" if cost.get("skipped_steps") else ""
     typer.echo(f"{path} after {result.steps} steps; training cost {cost['seconds']:.1f} s wall-clock{device}, "
-               f"{cost['nfe']} NFEs{skipped}; log in {path.parent}/log.csv and log.png")
+               f"{cost['nfe']} NFEs{skipped}; log in {path.parent}/log.csv and log.png/.svg/.pdf")
 
 
 class Axis(str, Enum):
@@ -206,9 +206,14 @@ def compare(
     """
     from bench.api import compare as run_compare
 
-    for name, path in run_compare(list(runs), out, baseline=baseline, x=x.value, report=report,
-                                  published=published, grid=grid, quality=quality).files.items():
+    from bench.analysis.compare import no_baseline_note
+
+    comp = run_compare(list(runs), out, baseline=baseline, x=x.value, report=report, published=published, grid=grid,
+                       quality=quality)
+    for name, path in comp.files.items():
         typer.echo(f"{name}: {path}")
+    if no_baseline_note(comp.table):
+        typer.echo(f"note: {no_baseline_note(comp.table)}", err=True)
 
 
 @app.command()

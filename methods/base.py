@@ -90,7 +90,8 @@ class MethodInfo:
     label: str = ""  # how figures and reports name it ("best-of-N"); default: the name
     budget: str | None = None  # the setting that is its compute budget ("n", "iterations")
     budget_label: str = ""  # one budget value as a point label, a format: "n={:g}", "{:g} it"
-    color: str | None = None  # its colour in figures (None: the next of the report palette's)
+    color: str | None = None  # its colour in figures (None: the next of bench.report.style's spare colours)
+    marker: str | None = None  # its matplotlib marker in figures (None: the next spare marker)
     reference: bool = False  # the method others are paired with by default (one draw)
     nfe: Callable[[dict[str, Any], float], float] | None = None  # NFEs per image (settings, generator NFEs)
     trainer: str | None = None  # "module:attribute" of its Trainer (bench train --method NAME)
@@ -114,11 +115,11 @@ methods: Registry[Callable[..., Method]] = Registry("method", ["methods"], "benc
 
 
 def method(name: str, *, label: str = "", budget: str | None = None, budget_label: str = "",
-           color: str | None = None, reference: bool = False,
+           color: str | None = None, marker: str | None = None, reference: bool = False,
            nfe: Callable[[dict[str, Any], float], float] | None = None, trainer: str | None = None,
            model_defaults: dict[str, dict[str, Any]] | None = None) -> Callable[[F], F]:
     """Register a method factory as ``name`` with what bench needs to know about it (``MethodInfo``)."""
-    info = MethodInfo(name, label, budget, budget_label, color, reference, nfe, trainer, dict(model_defaults or {}))
+    info = MethodInfo(name, label, budget, budget_label, color, marker, reference, nfe, trainer, dict(model_defaults or {}))
 
     def decorator(factory: F) -> F:
         params = inspect.signature(factory).parameters

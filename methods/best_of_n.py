@@ -24,7 +24,7 @@ def candidate_seed(seed: int, k: int) -> int:
     return int(np.random.SeedSequence([int(seed), k]).generate_state(1)[0])
 
 
-@method("best-of-n", label="best-of-N", budget="n", budget_label="n={:g}", color="#1f77b4",
+@method("best-of-n", label="best-of-N", budget="n", budget_label="n={:g}", color="#0072B2", marker="s",
         nfe=lambda settings, g: settings["n"] * g,
         model_defaults={"shapes": {"batch_size": 64}})  # shapes: 64 tiny images per call
 def best_of_n(n: int = 8, batch_size: int = 8) -> Method:

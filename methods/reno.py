@@ -36,7 +36,7 @@ def chi_norm_penalty(z: torch.Tensor) -> torch.Tensor:
 
 # In the built-in world the paper's 50 iterations hack the reward (GenEval overall falls below
 # base) while 10 buy the most quality: measured in the README.
-@method("reno", label="ReNO", budget="iterations", budget_label="{:g} it", color="#d62728",
+@method("reno", label="ReNO", budget="iterations", budget_label="{:g} it", color="#D55E00", marker="^",
         nfe=lambda settings, g: settings["iterations"] * g, model_defaults={"shapes": {"iterations": 10}})
 def reno(iterations: int = 50, lr: float = 5.0, momentum: float = 0.9,
          grad_clip: float = 0.1, reg_weight: float = 0.01) -> Method:

@@ -7,7 +7,7 @@ import torch
 from methods.base import Job, Method, Sample, method
 
 
-@method("base", reference=True, color="#444444", nfe=lambda settings, g: g)
+@method("base", reference=True, color="#000000", marker="o", nfe=lambda settings, g: g)
 def base() -> Method:
     """One draw per (prompt, seed): x = g(z, c), no test-time compute."""
 

@@ -81,15 +81,32 @@ def default_baseline(df: pd.DataFrame) -> str | None:
     return next((m for m in dict.fromkeys(df["method"]) if method_info(m).reference), None)
 
 
+def no_baseline_note(tab: pd.DataFrame) -> str:
+    """Why a table of several settings has no Δ columns, and the fix ("" when it has them)."""
+    if "d_reward" in tab or len(tab) < 2:
+        return ""
+    refs = [name for name in _method_names() if method_info(name).reference]
+    return (f"no Δ columns: none of the runs is the reference method ({', '.join(refs) or 'none registered'}); "
+            "--baseline SETTING pairs the others with one of them")
+
+
+def _method_names() -> list[str]:
+    from methods.base import methods
+
+    return methods.names()
+
+
 def table(df: pd.DataFrame, baseline: str | None = None, n_boot: int = 1000, x: str = "seconds",
           quality: str = "auto") -> pd.DataFrame:
     """One row per setting: images, reward and quality (bench.analysis.quality: GenEval overall, the
     T2I-CompBench score, VQAScore or reward; ``auto`` picks) with 95 % intervals, the judge's score
     per task, seconds / NFEs per image, peak memory; against ``baseline`` (a label or a method
-    name), the paired differences of reward and quality with their intervals; and whether the
+    name), the paired differences of reward and quality with their intervals (NaN on the
+    baseline's own row, marked ``baseline``); and whether the
     setting is on the Pareto frontier of quality against ``x`` (seconds or nfe)."""
     quality = qual.choose(df, quality)
     base = _pick(df, baseline) if baseline else None
+    base_label = base["label"].iat[0] if base is not None else None
     rows = []
     for label, d in df.groupby("label", sort=False):
         row: dict[str, Any] = {"setting": label, "method": d["method"].iat[0], "model": d["model"].iat[0],
@@ -105,7 +122,9 @@ def table(df: pd.DataFrame, baseline: str | None = None, n_boot: int = 1000, x: 
         row["nfe"] = float(d["nfe"].mean())
         row["peak_memory_mb"] = float(d["peak_memory_mb"].max()) if "peak_memory_mb" in d else np.nan
         if base is not None:
-            row.update(_paired(d, base, quality, n_boot))
+            row["baseline"] = label == base_label
+            if not row["baseline"]:  # the baseline against itself is no comparison: its Δ cells stay empty
+                row.update(_paired(d, base, quality, n_boot))
         rows.append(row)
     out = pd.DataFrame(rows)
     out["pareto"] = pareto_front(out[x].to_numpy(), out[quality].to_numpy())

@@ -1,7 +1,7 @@
 """`bench compare`'s folder: the comparison of finished runs written as files a reader opens.
 
 ``compare`` merges the runs (bench.analysis.compare), computes the table, the amortised view and
-the published points (bench.analysis), and writes table.csv/.md, pareto.png/.svg, amortised*.png
+the published points (bench.analysis), and writes table.csv/.md, pareto.png/.svg/.pdf, amortised*.png/.svg/.pdf
 and report.html into a staging folder that replaces ``out`` whole, so a kill leaves the previous
 comparison or the new one, never a mixture. ``comparison.json`` lists the files.
 """
@@ -36,8 +36,8 @@ def compare(paths: list[Path], out: Path, baseline: str | None = None, x: str = 
 
 def write(comp: Comparison, paths: list[Path], out: Path, report: bool = True, published: str = "auto",
           per_task: int = 4) -> Comparison:
-    """Write ``comp`` to ``out``: table.csv, table.md, pareto.png/.svg, and where a setting was
-    trained, amortised.csv/.png; with ``report``, report.html; and comparison.json listing them.
+    """Write ``comp`` to ``out``: table.csv, table.md, pareto.png/.svg/.pdf, and where a setting was
+    trained, amortised.csv and amortised(_nfe).png/.svg/.pdf; with ``report``, report.html; and comparison.json listing them.
     ``out`` is replaced as a whole (a folder holding anything but an earlier comparison is
     refused). ``published``: a model whose published results to show (bench.analysis.published),
     "auto" for the runs' own model when it has any, "none" for none. Returns ``comp`` with its files."""
@@ -131,19 +131,20 @@ def _write(out: Path, df: pd.DataFrame, tab: pd.DataFrame, quality: str, x: str,
     # published scores without a cost (T2I-CompBench's): levels on the plot, for runs of that very model
     levels = (pub.levels(model_pub, [str(t) for t in dict.fromkeys(df["task"])], suite_pub)
               if suite_pub and points is None and model_pub in models else None)
-    png, svg = pareto_plot(tab, quality, out, x=x, title=f"{what[0]} · {what[1]} · reward {what[2]}",
-                           published=points, overlay=overlay, levels=levels,
-                           published_title=f"published: {pub.NAMES.get(model_pub, model_pub)}, "
-                                           f"{quality_axis(quality).label}" if model_pub else "")
-    written.update({"pareto.png": png, "pareto.svg": svg})
+    paths = pareto_plot(tab, quality, out, x=x, title=f"{what[0]} · {what[1]} · reward {what[2]}",
+                        published=points, overlay=overlay, levels=levels,
+                        published_title=f"published: {pub.NAMES.get(model_pub, model_pub)}, "
+                                        f"{quality_axis(quality).label}" if model_pub else "")
+    written.update({p.name: p for p in paths})
     am = amortised(tab, costs)
-    figures = {"pareto": svg}
+    figures = {"pareto": out / "pareto.svg"}
     if not am.empty:
         atomic_write_text(out / "amortised.csv", am.to_csv(index=False))
-        figures["amortised"] = amortised_plot(tab, costs, out)
-        figures["amortised_nfe"] = amortised_plot(tab, costs, out, unit="nfe")
-        written.update({"amortised.csv": out / "amortised.csv", "amortised.png": figures["amortised"],
-                        "amortised_nfe.png": figures["amortised_nfe"]})
+        written["amortised.csv"] = out / "amortised.csv"
+        for unit, name in (("seconds", "amortised"), ("nfe", "amortised_nfe")):
+            paths = amortised_plot(tab, costs, out, unit=unit)
+            figures[name] = out / f"{name}.svg"
+            written.update({p.name: p for p in paths})
     if report:
         from bench.report.html import write_report
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench.analysis.compare import no_baseline_note
 from bench.report.tables import display
 from bench.analysis.quality import all_qualities, available, get as quality_axis
 
@@ -39,7 +40,6 @@ nav a{margin-right:1em}img.plot{max-width:100%;height:auto}
 .grid{overflow:visible}.grid td{text-align:center;padding:.3em}
 .grid th{font-size:.85em;white-space:normal;text-align:center;position:sticky;top:0}
 .grid td.prompt{text-align:left;min-width:12em;max-width:16em;font-size:.9em;white-space:normal}
-.pair{display:flex;flex-wrap:wrap;gap:1em}.pair p{flex:1 1 480px;margin:0}
 .grid img{display:block;margin:0 auto;width:var(--w)}.pixel{image-rendering:pixelated}
 .cap{font-size:.8em;color:#333}.ok{color:#1a7f37}.no{color:#b42318}
 """
@@ -87,6 +87,9 @@ def _summary(tab: pd.DataFrame, quality: str, figures: dict[str, Path]) -> str:
             "(prompt, seed) pairs both settings ran. A setting is on the Pareto frontier (bold) when "
             "no other is at least as cheap per image and at least as good, and better in one. Seconds are wall-clock per image "
             "on the machine in Runs below; NFEs count generator network evaluations.")
+    missing = no_baseline_note(tab)
+    if missing:
+        note += f" {missing[0].upper()}{missing[1:]} (bench compare)."
     return plot + _table(head, rows) + f'<p class="note">{escape(note)}</p>'
 
 
@@ -130,9 +133,9 @@ def _amortised(am: pd.DataFrame, figures: dict[str, Path]) -> str:
             "where the other costs no more per image). Break-even in seconds mixes two measurements (the "
             "training as the trainer recorded it, the per-image cost from these runs): trust it only when both "
             "ran on one machine. NFEs do not depend on the machine.")
-    return ("".join(parts) + f'<p class="note">{escape(note)}</p>' + '<div class="pair">'
+    return ("".join(parts) + f'<p class="note">{escape(note)}</p>'
             + _figure(figures.get("amortised_nfe"), "NFEs per image, training shared over K images")
-            + _figure(figures.get("amortised"), "Seconds per image, training shared over K images") + "</div>")
+            + _figure(figures.get("amortised"), "Seconds per image, training shared over K images"))
 
 
 def _published(pub: dict[str, Any]) -> str:

@@ -1,10 +1,16 @@
 """Figures of a comparison: quality against compute per image with the Pareto frontier, and the
-amortised cost of trained settings. A method's colour and its points' budget labels come from its
-registration (methods.base.MethodInfo), so a plugin method is drawn like a built-in one."""
+amortised cost of trained settings. Each is a function of the comparison's table that returns a
+matplotlib Figure (``*_figure``), and one that writes it as PNG, SVG and PDF (``*_plot``).
+
+A method's colour, marker and budget labels come from its registration (methods.base.MethodInfo,
+through bench.report.style), so a plugin method is drawn like a built-in one. Point labels are
+placed where they cover no other label, marker, bar, line or the legend (style.Placer).
+"""
 
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -13,107 +19,173 @@ import pandas as pd
 
 from bench.analysis.amortise import UNITS, break_even
 from bench.analysis.quality import get as quality_axis
-from bench.files import atomic_write_bytes
+from bench.report import style
 from methods.base import method_info
 
-UNREGISTERED = "#777777"  # a method this installation does not have (a published one)
+X_LABELS = {"seconds": "seconds per image (log scale)", "nfe": "generator evaluations (NFEs) per image (log scale)"}
 
 
-def method_colors(methods: Any) -> dict[str, Any]:
-    """A colour per method: its registered one, else tab10's later colours in order of appearance."""
-    import matplotlib.pyplot as plt
-
-    others = iter(plt.get_cmap("tab10").colors[4:])
-    colors: dict[str, Any] = {}
-    for method in methods:
-        if method not in colors:
-            colors[method] = method_info(method).color or next(others)
-    return colors
+def method_colors(methods: Any) -> dict[str, str]:
+    """A colour per method, as every figure of a comparison draws it (style.Looks)."""
+    looks = style.Looks(methods)
+    return {m: looks.color(m) for m in dict.fromkeys(methods)}
 
 
-def _color(method: str) -> str:
-    return method_info(method).color or UNREGISTERED
-
-
+# -- quality against compute ------------------------------------------------------------------------
 def pareto_plot(tab: pd.DataFrame, quality: str, out: Path, x: str = "seconds", title: str = "",
                 published: pd.DataFrame | None = None, overlay: bool = False, published_title: str = "",
                 levels: pd.DataFrame | None = None) -> list[Path]:
-    """pareto.png and pareto.svg in ``out``: one point per setting (with its 95 % interval),
-    each method's budgets joined by a line, the frontier drawn as a dashed step. ``published``
-    points (bench.analysis.published.points) are drawn hollow: on the same axes when ``overlay`` (same
-    model, seconds axis), else in a panel of their own beside it that shares the quality axis.
-    ``levels`` (bench.analysis.published.levels: published scores without a cost) are dotted horizontal
-    lines across the plot in the methods' colours, labelled."""
-    import io
+    """pareto.png, .svg and .pdf in ``out`` (``pareto_figure``); returns their paths, PNG first."""
+    return style.save(pareto_figure(tab, quality, x, title, published, overlay, published_title, levels), out, "pareto")
 
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def pareto_figure(tab: pd.DataFrame, quality: str, x: str = "seconds", title: str = "",
+                  published: pd.DataFrame | None = None, overlay: bool = False, published_title: str = "",
+                  levels: pd.DataFrame | None = None) -> Any:
+    """Quality against ``x`` per image: one point per setting with its 95 % interval, each method's
+    budgets joined by a line, the Pareto frontier as a grey band running right from each frontier
+    point. ``published`` points (bench.analysis.published.points) are hollow: on the same axes when
+    ``overlay`` (same model, seconds axis), else in a panel beside it sharing the quality axis.
+    ``levels`` (published scores without a cost) are dotted lines across the plot, labelled. The
+    legend sits outside the axes; a caption under them says what the points and bars are."""
     side = published is not None and not published.empty and not overlay
-    if side:
-        fig, (ax, pax) = plt.subplots(1, 2, figsize=(10.5, 4.8), sharey=True, constrained_layout=True,
-                                      gridspec_kw={"width_ratios": [2.2, 1]})
-    else:
-        fig, ax = plt.subplots(figsize=(7.5, 4.8), constrained_layout=True)
-    colors = method_colors(tab["method"])
-    for method, d in tab.groupby("method", sort=False):
-        d = d.sort_values(x)
-        color = colors[method]
-        y = d[quality].to_numpy()
-        err = np.vstack([y - d[f"{quality}_low"].to_numpy(), d[f"{quality}_high"].to_numpy() - y])
-        ax.errorbar(d[x], y, yerr=err, fmt="o-" if len(d) > 1 else "o", color=color, capsize=3, lw=1.5,
-                    ms=6, label=method_info(method).display)
-        for _, row in d.iterrows():
-            ax.annotate(_point_label(row), (row[x], row[quality]), textcoords="offset points", xytext=(6, 5),
-                        fontsize=8, color=color)
-    front = tab[tab["pareto"]].sort_values(x)
-    ax.step(front[x], front[quality], where="post", ls="--", color="black", lw=1, alpha=0.6,
-            label="Pareto frontier")
-    if published is not None and not published.empty:
-        _published_points(pax if side else ax, published, legend=not side)
+    looks = style.Looks(list(tab["method"]) + (list(published["method"]) if published is not None else [])
+                        + (list(levels["method"]) if levels is not None else []))
+    with style.figure_style() as plt:
         if side:
-            pax.set_xscale("log")
-            pax.margins(x=0.25)
-            pax.set_xlabel("seconds per image as reported (log)")
-            pax.set_title(published_title, fontsize=9)
-            pax.grid(alpha=0.3, which="both")
-    if levels is not None:
-        for _, row in levels.iterrows():
-            color = _color(row["method"])
-            ax.axhline(row["value"], ls=":", lw=1.2, color=color)
-            ax.annotate(f"published {row['label']}: {row['value']:.3f}", (0.01, row["value"]), xycoords=("axes fraction", "data"),
-                        textcoords="offset points", xytext=(0, 3), fontsize=8, color=color)
-    ax.set_xscale("log")
-    ax.margins(x=0.12)
-    if title:
-        ax.set_title(title, fontsize=10)
-    ax.set_xlabel("seconds per image (log)" if x == "seconds" else "NFEs per image (log)")
-    ax.set_ylabel(quality_axis(quality).label)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, loc="best")
-    paths = []
-    for suffix in ("png", "svg"):
-        buf = io.BytesIO()
-        fig.savefig(buf, format=suffix, dpi=120)
-        atomic_write_bytes(out / f"pareto.{suffix}", buf.getvalue())
-        paths.append(out / f"pareto.{suffix}")
-    plt.close(fig)
-    return paths
+            fig, (ax, pax) = plt.subplots(1, 2, figsize=style.WIDE_WITH_PANEL, sharey=True, layout="constrained",
+                                          gridspec_kw={"width_ratios": [2.2, 1]})
+        else:
+            fig, ax = plt.subplots(figsize=style.WIDE, layout="constrained")
+            pax = None
+        # 1. Each method's settings: points, intervals, budgets joined
+        handles = {}
+        for method, d in tab.groupby("method", sort=False):
+            d = d.sort_values(x)
+            color, marker = looks.look(method)
+            y = d[quality].to_numpy()
+            err = np.vstack([y - d[f"{quality}_low"].to_numpy(), d[f"{quality}_high"].to_numpy() - y])
+            handles[method_info(method).display] = ax.errorbar(
+                d[x], y, yerr=err, fmt=marker + ("-" if len(d) > 1 else ""), color=color, capsize=2.5, lw=1.4,
+                elinewidth=1, ms=6, zorder=3)
+        # 2. Limits, with room around the points and their bars
+        ax.set_xscale("log")
+        _set_limits(ax, tab, x, quality, published if overlay else None, levels)
+        # 3. The frontier: from each frontier point to the next, then on to the right edge
+        front = tab[tab["pareto"]].sort_values(x)
+        fx, fy = _frontier(front[x].to_numpy(float), front[quality].to_numpy(float), ax.get_xlim()[1])
+        (band,) = ax.plot(fx, fy, color=style.FRONTIER, lw=6, alpha=0.35, solid_capstyle="butt", zorder=1)
+        handles["Pareto frontier"] = band
+        # 4. Published numbers
+        if published is not None and not published.empty:
+            handles["published (hollow)"] = _published_points(pax if side else ax, published, looks)
+            if side:
+                pax.set_xscale("log")
+                lo, hi = published["seconds"].min(), published["seconds"].max()
+                pax.set_xlim(lo / 2.2, hi * 2.2)
+                style.log_axis(pax.xaxis)
+                pax.set_xlabel("seconds per image as reported (log scale)")
+                pax.set_title(published_title, fontsize=8.5)
+        if levels is not None:
+            for _, row in levels.iterrows():
+                ax.axhline(row["value"], ls=":", lw=1.2, color=looks.color(row["method"]), zorder=2)
+        # 5. Axes, legend, caption
+        style.log_axis(ax.xaxis, integers=x == "nfe")
+        if title:
+            ax.set_title(title)
+        ax.set_xlabel(X_LABELS[x])
+        ax.set_ylabel(_y_label(tab, quality))
+        fig.legend(list(handles.values()), list(handles.keys()), loc="outside right upper")
+        fig.supxlabel(_caption(tab, quality, x, side), fontsize=7.5, color="#333333", x=0.0, ha="left")
+        style.freeze_layout(fig)
+        # 6. Labels, placed where they cover nothing
+        placer = style.Placer(fig)
+        for a, d in ((ax, tab),):
+            placer.avoid_points(a, d[x], d[quality])
+            for _, row in d.iterrows():
+                placer.avoid_line(a, [row[x], row[x]], [row[f"{quality}_low"], row[f"{quality}_high"]])
+            for _, g in d.groupby("method", sort=False):
+                g = g.sort_values(x)
+                placer.avoid_line(a, g[x], g[quality])
+        placer.avoid_line(ax, fx, fy, width=6)
+        if published is not None and not published.empty:
+            pub = published.dropna(subset=["seconds"]).sort_values("seconds")
+            target = pax if side else ax
+            placer.avoid_points(target, pub["seconds"], pub["value"])
+            placer.avoid_line(target, pub["seconds"], pub["value"])
+        if levels is not None:
+            for _, row in levels.iterrows():
+                placer.place(ax, 0.02, row["value"], f"published {row['label']}: {row['value']:.3f}",
+                             looks.color(row["method"]), gid="level-label", coords=("axes fraction", "data"))
+                placer.avoid_line(ax, ax.get_xlim(), [row["value"]] * 2, width=1.2)
+        for _, row in tab.sort_values(x).iterrows():
+            text = _point_label(row)
+            if text:
+                placer.place(ax, row[x], row[quality], text, looks.color(row["method"]), gid="point-label")
+        if published is not None and not published.empty:
+            for _, row in published.dropna(subset=["seconds"]).sort_values("seconds").iterrows():
+                placer.place(pax if side else ax, row["seconds"], row["value"], row["label"],
+                             looks.color(row["method"]), gid="published-label")
+    return fig
 
 
-def _published_points(ax, pub: pd.DataFrame, legend: bool) -> None:
-    """Hollow markers in the methods' colours, each labelled; joined in order of cost."""
+def _set_limits(ax: Any, tab: pd.DataFrame, x: str, quality: str, published: pd.DataFrame | None,
+                levels: pd.DataFrame | None) -> None:
+    xs = list(tab[x]) + (list(published["seconds"].dropna()) if published is not None else [])
+    lo, hi = min(xs), max(xs)
+    pad = max((hi / lo) ** 0.07, 1.35)
+    ax.set_xlim(lo / pad, hi * pad * 1.1)
+    ys = list(tab[f"{quality}_low"]) + list(tab[f"{quality}_high"]) + list(tab[quality])
+    ys += list(published["value"]) if published is not None else []
+    ys += list(levels["value"]) if levels is not None else []
+    ys = [v for v in ys if np.isfinite(v)]
+    lo, hi = min(ys), max(ys)
+    span = max(hi - lo, 0.02 * max(abs(hi), 1e-9), 1e-6)
+    ax.set_ylim(lo - 0.1 * span, hi + 0.12 * span)
+
+
+def _frontier(xs: np.ndarray, ys: np.ndarray, right: float) -> tuple[list[float], list[float]]:
+    """The attainment line of the frontier points (sorted by cost): the best quality available at
+    each cost, from the cheapest frontier point to ``right``."""
+    fx, fy = [], []
+    for i, (px, py) in enumerate(zip(xs, ys)):
+        nxt = xs[i + 1] if i + 1 < len(xs) else right
+        fx += [px, nxt]
+        fy += [py, py]
+    return fx, fy
+
+
+def _y_label(tab: pd.DataFrame, quality: str) -> str:
+    """The quality axis's label; with one task of a per-task statistic, that task's."""
+    q = quality_axis(quality)
+    tasks = [c[5:] for c in tab.columns if c.startswith("task_")]
+    if q.per_task and len(tasks) == 1:
+        return f"{q.task_heading or q.header} on {tasks[0].replace('_', ' ')} (the only task)"
+    return q.label
+
+
+def _caption(tab: pd.DataFrame, quality: str, x: str, side: bool) -> str:
+    images, prompts = tab["images"].unique(), tab["prompts"].unique()
+    size = (f"its {images[0]:,} images ({prompts[0]:,} distinct prompts)" if len(images) == 1 and len(prompts) == 1
+            else "its images (how many: table.csv)")
+    what = quality_axis(quality).label
+    cost = ("wall-clock seconds of the method call per image (reward and judge excluded)" if x == "seconds"
+            else "generator network evaluations per image")
+    text = (f"Points: each setting's {what} over {size}; bars: 95 % bootstrap intervals, prompts resampled within tasks. "
+            f"x: {cost}. Grey band: the Pareto frontier (nothing cheaper is better).")
+    return "\n".join(textwrap.wrap(text, 165 if side else 125))
+
+
+def _published_points(ax: Any, pub: pd.DataFrame, looks: style.Looks) -> Any:
+    """Hollow markers in the methods' colours and markers, joined in order of cost; returns the
+    legend's handle."""
     pub = pub.dropna(subset=["seconds"]).sort_values("seconds")
-    for i, (_, row) in enumerate(pub.iterrows()):
-        color = _color(row["method"])
-        last = i == len(pub) - 1  # the costliest point's label goes to its left, inside the axes
-        ax.plot(row["seconds"], row["value"], marker="D", ms=7, mfc="none", mec=color, mew=1.6, ls="none")
-        ax.annotate(row["label"], (row["seconds"], row["value"]), textcoords="offset points",
-                    xytext=(-6, -13) if last else (6, -11), ha="right" if last else "left", fontsize=8, color=color)
-    ax.plot(pub["seconds"], pub["value"], ls=":", color="#999999", lw=1,
-            label="published (hollow)" if legend else None)
+    for _, row in pub.iterrows():
+        color, marker = looks.look(row["method"])
+        ax.plot(row["seconds"], row["value"], marker=marker, ms=7, mfc="white", mec=color, mew=1.6, ls="none", zorder=3)
+    ax.plot(pub["seconds"], pub["value"], ls=":", color="#999999", lw=1, zorder=2)
+    (handle,) = ax.plot([], [], marker="o", ms=7, mfc="white", mec="#555555", mew=1.6, ls=":", color="#999999")
+    return handle
 
 
 def _point_label(row: pd.Series) -> str:
@@ -124,57 +196,82 @@ def _point_label(row: pd.Series) -> str:
     return rest
 
 
+# -- amortised cost ------------------------------------------------------------------------------------
 def amortised_plot(tab: pd.DataFrame, costs: dict[str, dict[str, Any] | None], out: Path,
-                   unit: str = "seconds") -> Path:
-    """amortised.png: cost per image with the training shared over K images, against K (log-log).
-    Settings that do not train are flat lines; a trained setting's line falls as training/K + its
-    per-image cost and crosses each flat line above its own floor at the break-even K (marked)."""
-    import io
+                   unit: str = "seconds") -> list[Path]:
+    """amortised.{png,svg,pdf} (seconds) or amortised_nfe.* in ``out`` (``amortised_figure``);
+    returns their paths, PNG first."""
+    return style.save(amortised_figure(tab, costs, unit), out, "amortised" + ("" if unit == "seconds" else "_nfe"))
 
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def amortised_figure(tab: pd.DataFrame, costs: dict[str, dict[str, Any] | None], unit: str = "seconds") -> Any:
+    """Cost per image with the training shared over K images, against K (log-log). Settings that do
+    not train are flat dashed lines; a trained setting's line falls as training/K + its per-image
+    cost and crosses each flat line above its own floor at the break-even K (a dot, labelled).
+    Each line is named at its right end, outside the axes."""
+    looks = style.Looks(tab["method"])
     trained = [(row, float((costs.get(row["setting"]) or {}).get(UNITS[unit], 0.0))) for _, row in tab.iterrows()]
     evens = [break_even(t, r[unit], o[unit]) for r, t in trained if t for o, t2 in trained if not t2]
     finite = [k for k in evens if math.isfinite(k)]
-    k = np.logspace(0, math.log10(max(finite, default=1e4) * 20), 300)
-    fig, ax = plt.subplots(figsize=(7.5, 4.6), constrained_layout=True)
-    colors = method_colors(tab["method"])
-    ends = []
-    for row, fixed in trained:
-        color = colors[row["method"]]
-        y = fixed / k + row[unit]
-        ax.plot(k, y, color=color, lw=2 if fixed else 1.2, ls="-" if fixed else "--")
-        ends.append([math.log10(y[-1]), row["setting"] + (" (training shared over K)" if fixed else ""), color])
-        if not fixed:
-            continue
-        crossings = sorted((break_even(fixed, row[unit], o[unit]), o[unit]) for o, t2 in trained if not t2)
-        for i, (kk, level) in enumerate(c for c in crossings if math.isfinite(c[0])):
+    k = np.logspace(0, math.log10(max(finite, default=1e4) * 10), 300)
+    with style.figure_style() as plt:
+        fig, ax = plt.subplots(figsize=style.WIDE, layout="constrained")
+        ends, dots = [], []
+        for row, fixed in trained:
+            color = looks.color(row["method"])
+            y = fixed / k + row[unit]
+            ax.plot(k, y, color=color, lw=2 if fixed else 1.3, ls="-" if fixed else "--", zorder=2)
+            ends.append([float(y[-1]), row["setting"] + (" (training shared over K)" if fixed else ""), color])
+            if fixed:
+                for other, t2 in trained:
+                    kk = break_even(fixed, row[unit], other[unit])
+                    if not t2 and math.isfinite(kk):
+                        dots.append((kk, other[unit], f"K={kk:,}", color))
+        for kk, level, _, color in dots:
             ax.plot(kk, level, "o", color=color, ms=5, zorder=3)
-            ax.annotate(f"K={kk:,}", (kk, level), textcoords="offset points", xytext=(6, 3 if i % 2 else -11),
-                        fontsize=7, color=color, bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 0.5})
-    # labels at the right end of each line, spread apart where lines lie close together
-    ends.sort()
-    ax.set_yscale("log")
-    low, high = ax.get_ylim()
-    gap = 0.045 * (math.log10(high) - math.log10(low))
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(1, k[-1])
+        style.log_axis(ax.xaxis, integers=True)
+        style.log_axis(ax.yaxis, integers=unit == "nfe")
+        ax.set_xlabel("images generated, K (log scale)")
+        ax.set_ylabel(("seconds" if unit == "seconds" else "NFEs") + " per image, training included (log scale)")
+        ax.set_title("Cost per image once a one-off training is shared over K images")
+        _end_labels(ax, ends)
+        fig.supxlabel(_amortised_caption(tab, costs, unit), fontsize=7.5, color="#333333", x=0.0, ha="left")
+        style.freeze_layout(fig)
+        placer = style.Placer(fig)
+        for row, fixed in trained:
+            placer.avoid_line(ax, k[::6], (fixed / k + row[unit])[::6], width=2)
+        placer.avoid_points(ax, [d[0] for d in dots], [d[1] for d in dots])
+        for kk, level, text, color in dots:
+            placer.place(ax, kk, level, text, color, gid="point-label", fontsize=7.5)
+    return fig
+
+
+def _end_labels(ax: Any, ends: list[list[Any]]) -> None:
+    """Each line's name in the right margin at its last value, spread apart where lines lie close."""
+    low, high = (math.log10(v) for v in ax.get_ylim())
+    gap = 0.055 * (high - low)
+    ends = sorted([math.log10(v), text, color] for v, text, color in ends)
     for i in range(1, len(ends)):
         ends[i][0] = max(ends[i][0], ends[i - 1][0] + gap)
     for y_log, text, color in ends:
-        ax.annotate(text, (k[-1], 10 ** y_log), xytext=(4, 0), textcoords="offset points", va="center",
-                    fontsize=8, color=color)
-    ax.set_xscale("log")
-    ax.set_xlabel("images generated, K (log)")
-    ax.set_ylabel(("seconds" if unit == "seconds" else "NFEs") + " per image, training included (log)")
-    ax.set_title("Cost per image once a one-off training is shared over K images", fontsize=10)
-    ax.grid(alpha=0.3, which="both")
-    ax.margins(x=0)
-    ax.set_xlim(right=k[-1] * 30)  # room for the labels at the right end
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    path = out / f"amortised{'' if unit == 'seconds' else '_nfe'}.png"
-    atomic_write_bytes(path, buf.getvalue())
-    return path
+        ax.annotate(text, (1.0, 10 ** y_log), xycoords=("axes fraction", "data"), xytext=(5, 0),
+                    textcoords="offset points", va="center", fontsize=8, color=color, annotation_clip=False,
+                    gid="line-label")
+
+
+def _amortised_caption(tab: pd.DataFrame, costs: dict[str, dict[str, Any] | None], unit: str) -> str:
+    parts = []
+    for setting in tab["setting"]:
+        cost = costs.get(setting)
+        if cost:
+            where = f" on {cost['device']}" if cost.get("device") else ""
+            parts.append(f"{setting} trained once for {float(cost.get('nfe', np.nan)):,.0f} NFEs "
+                         f"({float(cost.get('seconds', np.nan)):,.0f} s{where})")
+    text = ("; ".join(parts) + ". Dashed: settings that train nothing; dots: break-even K, the number of images "
+            "after which the trained setting costs less in all.")
+    if unit == "seconds":
+        text += " Seconds mix the training's machine and the runs': trust them when both are one machine."
+    return "\n".join(textwrap.wrap(text, 125))

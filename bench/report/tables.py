@@ -28,7 +28,7 @@ def display(tab: pd.DataFrame, quality: str) -> tuple[list[str], list[list[str]]
         cells = [row["setting"], f"{row['prompts']:d}", f"{row['images']:d}", ci(row, "reward", ".2f")]
         if judged:
             cells.append(ci(row, quality, ".3f"))
-        cells += [f"{row['seconds']:.4g}", f"{row['nfe']:g}"]
+        cells += [seconds(row["seconds"]), f"{row['nfe']:g}"]
         if paired:
             cells.append(ci(row, "d_reward", "+.2f"))
             if judged:
@@ -36,6 +36,13 @@ def display(tab: pd.DataFrame, quality: str) -> tuple[list[str], list[list[str]]
         cells.append("yes" if row["pareto"] else "")
         body.append(cells)
     return head, body
+
+
+def seconds(value: float) -> str:
+    """Seconds to three significant digits, zeros kept (0.00240, 0.0603, 12.3, 1,234)."""
+    if pd.isna(value):
+        return ""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:#.3g}".rstrip(".")
 
 
 def markdown(tab: pd.DataFrame, quality: str) -> str:

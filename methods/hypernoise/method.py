@@ -45,7 +45,7 @@ def attach(generator: Any, path: ckpt.Path, fuse: bool = True) -> tuple[Modulato
 
 # NFEs: the generator's, plus the LoRA modulator's pass of the same network (the paper's
 # modulator; a standalone one's pass is not a generator NFE)
-@method("hypernoise", label="HyperNoise", color="#2ca02c", nfe=lambda settings, g: g + 1,
+@method("hypernoise", label="HyperNoise", color="#009E73", marker="D", nfe=lambda settings, g: g + 1,
         trainer="methods.hypernoise.trainer:Trainer")
 def hypernoise(checkpoint: str = "") -> Method:
     """Noise hypernetwork: z -> z + f(z, c) by a trained LoRA modulator, then one draw."""

@@ -18,7 +18,7 @@ gradients.
 Each step draws its prompts and noise from a generator seeded by (seed, step, micro-batch), so
 a run resumed from its last checkpoint continues exactly as an uninterrupted run would.
 Outputs in ``out``: ``hypernoise.safetensors`` (+ ``.json``), ``trainer_state.safetensors``
-(adapter weights, optimiser state and step in one atomically written file: all a resume reads), ``log.csv`` and ``log.png`` (loss, reward,
+(adapter weights, optimiser state and step in one atomically written file: all a resume reads), ``log.csv`` and ``log.png``/``.svg``/``.pdf`` (loss, reward,
 regulariser, gradient norm), ``eval.csv`` (held-out prompts: reward of g(z) and g(ẑ), and the
 evaluators' verdicts where the prompts carry metadata).
 
@@ -478,7 +478,7 @@ class Trainer:
             if main:
                 if not (self.out / "hypernoise.safetensors").is_file():
                     self.save()
-                plot(log_rows, eval_rows, self.out / "log.png")
+                plot(log_rows, eval_rows, self.out)
             self.dist.barrier()
         finally:
             lock.close()
@@ -509,29 +509,25 @@ def _write_csv(path: Path, fields: list[str], rows: list[dict[str, float]]) -> N
     atomic_write_bytes(path, buf.getvalue().encode())
 
 
-def plot(log_rows: list[dict], eval_rows: list[dict], path: Path) -> None:
-    """Loss, reward, regulariser and gradient norm against the step, with held-out rewards."""
-    import matplotlib
+def plot(log_rows: list[dict], eval_rows: list[dict], out: Path) -> None:
+    """log.png/.svg/.pdf in ``out``: loss, reward, regulariser and gradient norm against the step,
+    with the held-out rewards of the modulator and of base (in their figures' colours)."""
+    from bench.report import style
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 4, figsize=(16, 3.4), constrained_layout=True)
-    steps = [r["step"] for r in log_rows]
-    for ax, key, title in zip(axes, ("loss", "reward", "reg", "grad_norm"),
-                              ("loss", "reward (training batch)", "regulariser ½·agg(f²)", "gradient norm")):
-        ax.plot(steps, [r[key] for r in log_rows], lw=1, color="tab:blue", label="train")
-        ax.set_title(title)
-        ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-    if eval_rows:
-        ax = axes[1]
-        ax.plot([r["step"] for r in eval_rows], [r["reward_hypernoise"] for r in eval_rows], "o-",
-                color="tab:orange", label="held-out, hypernoise")
-        ax.plot([r["step"] for r in eval_rows], [r["reward_base"] for r in eval_rows], "--",
-                color="gray", label="held-out, base")
-        ax.legend(fontsize=8)
-    buf_path = path.with_suffix(".tmp.png")
-    fig.savefig(buf_path, dpi=100)
-    plt.close(fig)
-    buf_path.replace(path)
+    looks = style.Looks(["hypernoise", "base"])
+    with style.figure_style() as plt:
+        fig, axes = plt.subplots(1, 4, figsize=(12, 3.0), layout="constrained")
+        steps = [r["step"] for r in log_rows]
+        for ax, key, title in zip(axes, ("loss", "reward", "reg", "grad_norm"),
+                                  ("loss", "reward (training batch)", "regulariser ½·agg(f²)", "gradient norm")):
+            ax.plot(steps, [r[key] for r in log_rows], lw=1, color="#56B4E9", label="training batch")
+            ax.set_title(title)
+            ax.set_xlabel("step")
+        if eval_rows:
+            ax = axes[1]
+            ax.plot([r["step"] for r in eval_rows], [r["reward_hypernoise"] for r in eval_rows], "-",
+                    marker=looks.marker("hypernoise"), ms=4, color=looks.color("hypernoise"), label="held-out, hypernoise")
+            ax.plot([r["step"] for r in eval_rows], [r["reward_base"] for r in eval_rows], "--",
+                    color=looks.color("base"), label="held-out, base")
+            ax.legend(loc="lower right")
+    style.save(fig, out, "log")

@@ -44,9 +44,9 @@ def test_amortised_pairs_each_trained_setting_with_the_others():
 
 def test_amortised_plot_is_written_for_both_units(tmp_path):
     costs = {"hypernoise": {"seconds": 800.0, "nfe": 64000}}
-    assert amortised_plot(_tab(), costs, tmp_path).name == "amortised.png"
-    assert amortised_plot(_tab(), costs, tmp_path, unit="nfe").name == "amortised_nfe.png"
-    assert (tmp_path / "amortised.png").stat().st_size > 0 and (tmp_path / "amortised_nfe.png").stat().st_size > 0
+    assert [p.name for p in amortised_plot(_tab(), costs, tmp_path)] == ["amortised.png", "amortised.svg", "amortised.pdf"]
+    assert amortised_plot(_tab(), costs, tmp_path, unit="nfe")[0].name == "amortised_nfe.png"
+    assert all(p.stat().st_size > 0 for p in tmp_path.iterdir())
 
 
 def test_training_cost_comes_from_the_manifest(tmp_path):

@@ -39,10 +39,17 @@ def test_compare_writes_a_table_and_a_pareto_plot(runs, tmp_path):
         assert (out / name).stat().st_size > 0
     tab = pd.read_csv(out / "table.csv").set_index("setting")
     assert list(tab.index) == ["base", "best-of-n n=2", "best-of-n n=4"]
-    assert (tab["images"] == 12).all() and (tab["paired_images"] == 12).all()
+    others = tab.drop(index="base")
+    assert (tab["images"] == 12).all() and (others["paired_images"] == 12).all()
     for key in ("reward", "overall", "d_reward"):
-        assert (tab[f"{key}_low"] <= tab[key] + 1e-9).all() and (tab[key] <= tab[f"{key}_high"] + 1e-9).all()
-    assert tab.loc["base", "d_reward"] == 0 and tab.loc["base", "d_overall"] == 0
+        d = others if key.startswith("d_") else tab
+        assert (d[f"{key}_low"] <= d[key] + 1e-9).all() and (d[key] <= d[f"{key}_high"] + 1e-9).all()
+    # the baseline is no comparison with itself: marked, its Δ empty (not +0.000 [+0.000, +0.000])
+    assert tab["baseline"].tolist() == [True, False, False]
+    assert pd.isna(tab.loc["base", "d_reward"]) and pd.isna(tab.loc["base", "d_overall"])
+    assert (out / "table.md").read_text().splitlines()[2].endswith("| 1 |  |  | yes |")
+    for name in ("pareto.pdf", "pareto.svg"):
+        assert (out / name).stat().st_size > 0
     # best-of-n keeps candidate 0, the base image, unless another scores higher: never below base
     assert tab.loc["best-of-n n=2", "d_reward"] >= 0 and tab.loc["best-of-n n=4", "d_reward"] >= tab.loc["best-of-n n=2", "d_reward"]
     assert tab.loc["best-of-n n=4", "nfe"] == 4 and tab.loc["best-of-n n=4", "budget"] == 4
@@ -138,3 +145,15 @@ def test_export_refuses_an_unfinished_run_unless_asked_for_its_partial_rows(runs
     result = CliRunner().invoke(app, ["export", str(part), "--partial", "--output", str(tmp_path / "x.csv")])
     assert result.exit_code == 0 and "partial: 3 of 12 rows" in result.output
     assert len(pd.read_csv(tmp_path / "x.csv")) == 3 and not (part / "records.csv").exists()
+
+
+def test_without_the_reference_method_the_missing_gains_are_explained(runs, tmp_path):
+    out = tmp_path / "cmp"
+    result = CliRunner().invoke(app, ["compare", runs["bo2"], runs["bo4"], "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert ("note: no Δ columns: none of the runs is the reference method (base); --baseline SETTING pairs the others "
+            "with one of them") in result.stderr
+    assert "d_reward" not in pd.read_csv(out / "table.csv")
+    assert "No Δ columns: none of the runs is the reference method (base)" in (out / "report.html").read_text()
+    paired = CliRunner().invoke(app, ["compare", runs["bo2"], runs["bo4"], "--out", str(out), "--baseline", "best-of-n n=2"])
+    assert paired.exit_code == 0 and "note:" not in paired.stderr

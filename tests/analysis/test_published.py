@@ -74,20 +74,14 @@ def test_pareto_plot_draws_published_points_on_or_beside_the_axes(tmp_path, over
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    from bench.report.plots import pareto_plot
+    from bench.report.plots import pareto_figure
 
     tab = pd.DataFrame({"setting": ["base", "reno iterations=50"], "method": ["base", "reno"], "budget": [float("nan"), 50.0],
                         "overall": [0.5, 0.6], "overall_low": [0.45, 0.55], "overall_high": [0.55, 0.65],
-                        "seconds": [0.25, 21.0], "pareto": [True, True]})
-    opened = []
-    real = plt.subplots
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(plt, "subplots", lambda *a, **k: opened.append(real(*a, **k)) or opened[-1])
-        paths = pareto_plot(tab, "overall", tmp_path, published=points("sd-turbo"), overlay=overlay,
-                            published_title="published: SD-Turbo")
-    assert all(p.stat().st_size > 0 for p in paths)
-    fig, axes = opened[0]
-    axes = [axes] if overlay else list(axes)
+                        "seconds": [0.25, 21.0], "pareto": [True, True], "images": [8, 8], "prompts": [4, 4]})
+    fig = pareto_figure(tab, "overall", published=points("sd-turbo"), overlay=overlay, published_title="published: SD-Turbo")
+    axes = fig.axes
+    plt.close(fig)
     assert len(axes) == (1 if overlay else 2)
     texts = {t.get_text() for t in axes[-1].texts}
     assert {"HyperNoise", "ReNO (50 it)", "best-of-N (n=50)"} <= texts  # the published points, labelled
@@ -97,7 +91,7 @@ def test_t2i_compbench_levels_are_the_mean_over_the_runs_categories_and_drawn_as
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    from bench.report.plots import pareto_plot
+    from bench.report.plots import pareto_figure
     from bench.analysis.published import levels
 
     color = levels("sd-turbo", ["color"]).set_index("method")["value"]
@@ -106,12 +100,10 @@ def test_t2i_compbench_levels_are_the_mean_over_the_runs_categories_and_drawn_as
     assert six.set_index("method").loc["base", "value"] == pytest.approx((0.55 + 0.44 + 0.57 + 0.17 + 0.31 + 0.41) / 6)
     assert levels("sd-turbo", ["color", "numeracy"]).empty  # nothing published for numeracy: no level
     tab = pd.DataFrame({"setting": ["base"], "method": ["base"], "budget": [float("nan")], "t2i": [0.5],
-                        "t2i_low": [0.45], "t2i_high": [0.55], "seconds": [0.25], "pareto": [True]})
-    opened = []
-    real = plt.subplots
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(plt, "subplots", lambda *a, **k: opened.append(real(*a, **k)) or opened[-1])
-        pareto_plot(tab, "t2i", tmp_path, levels=levels("sd-turbo", ["color"]))
-    fig, ax = opened[0]
+                        "t2i_low": [0.45], "t2i_high": [0.55], "seconds": [0.25], "pareto": [True], "images": [8],
+                        "prompts": [4]})
+    fig = pareto_figure(tab, "t2i", levels=levels("sd-turbo", ["color"]))
+    (ax,) = fig.axes
+    plt.close(fig)
     assert {round(line.get_ydata()[0], 2) for line in ax.get_lines()[-2:]} == {0.55, 0.78}
     assert any(t.get_text().startswith("published ReNO (50 it): 0.780") for t in ax.texts)
