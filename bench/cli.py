@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import inspect
 import logging
 import sys
 from enum import Enum
@@ -26,10 +27,13 @@ _debug = False
 
 
 def cli_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a BenchError into one line on stderr and exit code 2 (--debug re-raises)."""
+    """Turn a BenchError into one line on stderr and exit code 2 (--debug re-raises). The command
+    also takes ``--debug`` itself, so it works after the command name as before it."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, debug: bool = False, **kwargs: Any) -> Any:
+        global _debug
+        _debug = _debug or debug
         try:
             return fn(*args, **kwargs)
         except BenchError as e:
@@ -44,6 +48,11 @@ def cli_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                        "free some space and rerun the same command, which resumes", err=True)
             raise typer.Exit(2) from None
 
+    signature = inspect.signature(fn)
+    debug = inspect.Parameter("debug", inspect.Parameter.KEYWORD_ONLY, annotation="bool",
+                              default=typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."))
+    wrapper.__signature__ = signature.replace(parameters=[*signature.parameters.values(), debug])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {**fn.__annotations__, "debug": "bool"}
     return wrapper
 
 
@@ -220,19 +229,20 @@ def compare(
 @cli_errors
 def check(
     runs: List[Path] = typer.Argument(..., help="Run folders written by bench run."),
-    thresholds: Path = typer.Option(Path("bench.toml"), "--thresholds",
-                                    help="TOML with [check.<suite>.<method>] tables, each with its measured_on."),
+    thresholds: Path = typer.Option(Path("bench.toml"), "--config", "--thresholds", metavar="FILE",
+                                    help="TOML with [check.<suite>.<method>] tables, each with its measured_on "
+                                         "(the bench.toml that run reads; --thresholds is the same option)."),
 ) -> None:
     """Check finished runs against regression thresholds measured on the same grid and settings:
     exit 0 when all hold, 1 when one fails, 2 on bad input or a run not measured like the thresholds.
 
-    Example: bench check results/hypernoise --thresholds bench.toml
+    Example: bench check results/hypernoise --config bench.toml
     """
     from bench.analysis.check import check_run, report
     from bench.config import read_toml
     from bench.errors import ConfigError
 
-    table = read_toml(thresholds, flag="--thresholds").get("check")
+    table = read_toml(thresholds, flag="--config", optional=False).get("check")
     if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
         table = None
     if not table:
@@ -257,16 +267,18 @@ def export(
     runs: List[Path] = typer.Argument(..., help="Run folders written by bench run; several are merged (one suite)."),
     format: ExportFormat = typer.Option(ExportFormat.csv, "--format", "-f",
                                         help="csv, parquet or jsonl (a table); geneval or t2i-compbench (the "
-                                             "benchmark's image layout, into a new --output folder)."),
-    output: Optional[Path] = typer.Option(None, "--output", help="File to write (default stdout for csv/jsonl)."),
+                                             "benchmark's image layout, into a new --out folder)."),
+    output: Optional[Path] = typer.Option(None, "--out", "-o", "--output", metavar="PATH",
+                                          help="File to write (default stdout for csv/jsonl); a new folder for "
+                                               "geneval and t2i-compbench. --output is the same option."),
     partial: bool = typer.Option(False, "--partial", help="Export an unfinished run's rows so far (one run; said on stderr)."),
 ) -> None:
     """Write a run's records as csv, parquet or jsonl; several runs are merged into one table with
     a `setting` column naming each run as bench compare does. `--format geneval` writes a geneval
     run's images in the official GenEval folder layout, `--format t2i-compbench` a T2I-CompBench
-    run's as <prompt>_<k:06d>.png (--output: a new folder).
+    run's as <prompt>_<k:06d>.png (--out: a new folder).
 
-    Example: bench export results/base results/reno results/hypernoise --output merged.csv
+    Example: bench export results/base results/reno results/hypernoise --out merged.csv
     """
     if format in (ExportFormat.geneval, ExportFormat.t2i_compbench):
         from bench.errors import ConfigError
@@ -274,8 +286,8 @@ def export(
         from bench.interop.t2i_compbench import export_t2i_compbench
 
         if len(runs) != 1 or output is None:
-            raise ConfigError(f"--format {format.value} takes one run and --output FOLDER; e.g. "
-                              f"bench export results/reno --format {format.value} --output layout-reno")
+            raise ConfigError(f"--format {format.value} takes one run and --out FOLDER; e.g. "
+                              f"bench export results/reno --format {format.value} --out layout-reno")
         if format is ExportFormat.geneval:
             n = export_geneval(runs[0], output)
             typer.echo(f"{n} images in GenEval's layout under {output}; evaluate them with the official "
@@ -357,6 +369,7 @@ def list_(kind: Optional[ListKind] = typer.Argument(None, help="methods, models,
 
 
 RUN_DEFAULTS = ("method", "model", "reward", "suite", "seeds", "batch_size", "device", "dtype")
+TRAIN_DEFAULTS = ("model", "reward", "prompts", "eval_prompts", "steps", "batch_size", "device", "dtype")
 
 
 class HelpCommand(typer.core.TyperCommand):
@@ -375,13 +388,33 @@ class HelpCommand(typer.core.TyperCommand):
                 p.metavar = ""
             elif p.metavar is None:
                 p.metavar = "KEY=VALUE" if p.name in ("set_", "model_set") else p.name.upper().rstrip("_")
-        self._defaults_shown = self.name != "run"
+        self._defaults_shown = self.name not in ("run", "train")
 
     def get_help(self, ctx: Any) -> str:
         if not self._defaults_shown:  # bench.toml is read when the help is shown, not at every start
             self._defaults_shown = True
-            self._show_run_defaults()
+            self._show_run_defaults() if self.name == "run" else self._show_train_defaults()
         return super().get_help(ctx)
+
+    def _show_train_defaults(self) -> None:
+        """Each option's value for the default method's trainer: from bench.toml's [train.<method>],
+        else the trainer's own default."""
+        from bench.config import read_toml
+        from bench.running.train import default_method, train_table, trainer_for
+
+        try:
+            method = default_method()
+            table = train_table(read_toml(None), method)
+            values = trainer_for(method).configure(table)
+        except BenchError:  # no trainer, or a broken bench.toml: reported when training starts
+            return
+        for p in self.params:
+            if p.name == "method":
+                p.help = f"{p.help}  [default: {method}]"
+            elif p.name in TRAIN_DEFAULTS and hasattr(values, p.name):
+                value = getattr(values, p.name)
+                where = f", from bench.toml [train.{method}]" if p.name in table else ""
+                p.help = f"{p.help}  [default: {'' if value is None else value}{where}]"
 
     def _show_run_defaults(self) -> None:
         from bench.config import read_toml, run_defaults

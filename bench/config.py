@@ -92,9 +92,9 @@ def parse_sets(items: list[str]) -> dict[str, str]:
     return out
 
 
-def read_toml(path: Path | None, flag: str = "--config") -> dict[str, Any]:
+def read_toml(path: Path | None, flag: str = "--config", optional: bool = True) -> dict[str, Any]:
     """bench.toml as a dict ({} when the default file is absent); ``flag`` names the option that
-    gave ``path``, for the error."""
+    gave ``path``, for the error, and ``optional`` whether the command runs without the file."""
     if path is None:
         if not DEFAULT_CONFIG.exists():
             return {}
@@ -104,7 +104,7 @@ def read_toml(path: Path | None, flag: str = "--config") -> dict[str, Any]:
             return tomllib.load(f)
     except FileNotFoundError:
         raise ConfigError(f"config file '{path}' does not exist; pass an existing {flag}"
-                          + (" or omit it" if flag == "--config" else "")) from None
+                          + (" or omit it" if optional else "")) from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file '{path}' is not valid TOML ({e}); fix that line") from None
     except (OSError, UnicodeDecodeError) as e:

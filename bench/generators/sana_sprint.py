@@ -161,14 +161,13 @@ def _build_tiny(name: str, device: Any, dtype: torch.dtype, steps: int, guidance
 
 @generator("sana-sprint")
 def sana_sprint(device: Any = "cpu", dtype: torch.dtype = torch.float32, **options: Any) -> SanaSprint:
-    """SANA-Sprint 0.6B, 1024 px, 1 SCM step, guidance 4.5 embedded; options: steps, guidance_scale, revision."""
-    opts = parse_options("sana-sprint", options, {"steps": 1, "guidance_scale": 4.5, "revision": REVISION})
-    return _load("sana-sprint", device, parse_dtype(dtype), opts["steps"], opts["revision"],
-                 opts["guidance_scale"])
+    """SANA-Sprint 0.6B, 1024 px, 1 SCM step, guidance 4.5 embedded; options: steps, guidance, revision."""
+    opts = parse_options("sana-sprint", options, {"steps": 1, "guidance": 4.5, "revision": REVISION})
+    return _load("sana-sprint", device, parse_dtype(dtype), opts["steps"], opts["revision"], opts["guidance"])
 
 
 @generator("sana-sprint-tiny")
 def sana_sprint_tiny(device: Any = "cpu", dtype: torch.dtype = torch.float32, **options: Any) -> SanaSprint:
-    """SANA-Sprint's adapter on a tiny random model (32 px, no download); options: steps, guidance_scale."""
-    opts = parse_options("sana-sprint-tiny", options, {"steps": 1, "guidance_scale": 4.5})
-    return _build_tiny("sana-sprint-tiny", device, parse_dtype(dtype), opts["steps"], opts["guidance_scale"])
+    """SANA-Sprint's adapter on a tiny random model (32 px, no download); options: steps, guidance."""
+    opts = parse_options("sana-sprint-tiny", options, {"steps": 1, "guidance": 4.5})
+    return _build_tiny("sana-sprint-tiny", device, parse_dtype(dtype), opts["steps"], opts["guidance"])

@@ -252,11 +252,9 @@ def amortised_figure(tab: pd.DataFrame, costs: dict[str, dict[str, Any] | None],
 def _end_labels(ax: Any, ends: list[list[Any]]) -> None:
     """Each line's name in the right margin at its last value, spread apart where lines lie close."""
     low, high = (math.log10(v) for v in ax.get_ylim())
-    gap = 0.055 * (high - low)
     ends = sorted([math.log10(v), text, color] for v, text, color in ends)
-    for i in range(1, len(ends)):
-        ends[i][0] = max(ends[i][0], ends[i - 1][0] + gap)
-    for y_log, text, color in ends:
+    spread = style.spread([y for y, _, _ in ends], 0.045 * (high - low))
+    for y_log, (_, text, color) in zip(spread, ends):
         ax.annotate(text, (1.0, 10 ** y_log), xycoords=("axes fraction", "data"), xytext=(5, 0),
                     textcoords="offset points", va="center", fontsize=8, color=color, annotation_clip=False,
                     gid="line-label")

@@ -228,6 +228,25 @@ def _inside(box: Any, frame: Any) -> bool:
     return box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0 and box.y1 <= frame.y1
 
 
+def spread(targets: list[float], gap: float) -> list[float]:
+    """Positions for labels wanted at ``targets`` (ascending) at least ``gap`` apart, each as near its
+    target as that allows: labels that would collide form a group centred on its members' targets,
+    and groups merge until none collide."""
+    groups = [[t] for t in targets]  # each group: its members' targets
+    start = list(targets)  # each group's first position
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(groups) - 1):
+            if start[i] + gap * len(groups[i]) > start[i + 1] + 1e-12:
+                groups[i] += groups.pop(i + 1)
+                start.pop(i + 1)
+                start[i] = sum(groups[i]) / len(groups[i]) - gap * (len(groups[i]) - 1) / 2
+                merged = True
+                break
+    return [s + gap * k for s, g in zip(start, groups) for k in range(len(g))]
+
+
 def freeze_layout(fig: Any) -> None:
     """Run the constrained layout once and keep it, so that labels placed afterwards stay where
     they were put."""

@@ -193,3 +193,11 @@ def test_log_ticks_use_whole_numbers_on_an_nfe_axis():
     ticks = [t for t in ax.xaxis.get_majorticklocs()]
     assert ticks == [1, 2, 5] and all(math.isclose(t, round(t)) for t in ticks)
     plt.close(fig)
+
+
+def test_spread_labels_keep_their_gap_and_stay_centred_on_their_lines():
+    assert style.spread([0.0, 5.0], 1.0) == [0.0, 5.0]  # apart already: unmoved
+    assert style.spread([0.0, 0.2, 0.4], 1.0) == pytest.approx([-0.8, 0.2, 1.2])  # a group, centred on its mean
+    pos = style.spread([0.0, 0.1, 0.2, 0.25, 3.0, 3.05], 0.5)
+    assert all(b - a >= 0.5 - 1e-9 for a, b in zip(pos, pos[1:]))
+    assert sum(pos[:4]) / 4 == pytest.approx(0.1375) and sum(pos[4:]) / 2 == pytest.approx(3.025)
