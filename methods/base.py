@@ -55,6 +55,14 @@ class Job:
     prompts: list[str]
     seeds: list[int]  # each row's noise seed (bench.running.grid: its seed, or one derived for a repeated text)
     meter: Meter | None = None  # for work the wrappers cannot see (add_nfe)
+    on_progress: Callable[[float], None] | None = None  # the runner's progress bar (see ``advance``)
+
+    def advance(self, fraction: float) -> None:
+        """Say that ``fraction`` (0 to 1) of this batch's work is done, so that the progress bar moves
+        inside a long batch (ReNO's iterations, best-of-N's candidates). Optional: a method that
+        never calls it advances the bar when it returns."""
+        if self.on_progress is not None:
+            self.on_progress(min(max(float(fraction), 0.0), 1.0))
 
 
 @dataclass

@@ -53,6 +53,7 @@ def best_of_n(n: int = 8, batch_size: int = 8) -> Method:
                     scores[i, k] = r[j]
                     if best_images[i] is None or r[j] > scores[i, :k].max():
                         best_images[i] = images[j].detach().clone()
+                job.advance((start + len(chunk)) / len(pairs))
         samples = []
         for i in range(rows):
             s = scores[i]

@@ -79,6 +79,7 @@ def reno(iterations: int = 50, lr: float = 5.0, momentum: float = 0.9,
                 for i in torch.nonzero(better).flatten().tolist():
                     best_loss[i] = current[i]
                     best_images[i] = images[i].detach().clone()
+            job.advance((it + 1) / iterations)
             if it == iterations - 1:
                 break
             # 4. Loss with the χ-norm penalty in fp32; each row's gradient is its own

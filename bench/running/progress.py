@@ -3,6 +3,7 @@
 At a terminal: one tqdm bar (images, images per second, and the running mean reward where there is
 one). Elsewhere (CI logs, files, pipes): no carriage returns, a plain line each time another tenth
 of the work is done, and one at the end: ``base: 144/288 images (50%), 3.2 img/s, mean reward 70.12``.
+Inside a long batch the bar moves as the method reports its progress (``Job.advance``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ class Progress:
         self.stream = stream or sys.stderr
         self.start_done, self.start = done, time.perf_counter()
         self.sum, self.count = 0.0, 0
+        self.in_batch = 0  # images of the batch in flight already shown as done (``partial``)
         self.steps = steps
         self.next_step = self._step(done) + 1
         self.bar: Any = None
@@ -30,12 +32,24 @@ class Progress:
     def _step(self, done: int) -> int:
         return done * self.steps // max(self.total, 1)
 
+    def partial(self, batch: int, fraction: float) -> None:
+        """``fraction`` of the batch in flight (``batch`` images) is done: the bar moves by the whole
+        images that fraction stands for (methods report it through ``Job.advance``)."""
+        target = min(int(fraction * batch), batch - 1)  # the batch's last image counts when it returns
+        if target > self.in_batch:
+            step, self.in_batch = target - self.in_batch, target
+            self._advance(step)
+
     def update(self, n: int, rewards: list[float] | None = None) -> None:
-        """``n`` more images done; ``rewards`` their rewards, for the running mean."""
-        self.done += n
+        """``n`` more images done (a batch returned); ``rewards`` their rewards, for the running mean."""
         for r in rewards or []:
             if r == r:  # NaN-free mean
                 self.sum, self.count = self.sum + r, self.count + 1
+        step, self.in_batch = n - self.in_batch, 0
+        self._advance(step)
+
+    def _advance(self, n: int) -> None:
+        self.done += n
         if not self.enabled:
             return
         if self.bar is not None:

@@ -19,7 +19,7 @@ import contextlib
 import json
 import logging
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -200,23 +200,24 @@ def make_rows(plan: Plan, session: Session, todo: list[Cell], done: int, total: 
     bar = Progress(total, done, config.method, enabled=progress and rank == 0)
     for start in range(0, len(todo), config.batch_size):
         batch = todo[start:start + config.batch_size]
-        rows = run_batch(session, batch)
+        rows = run_batch(session, batch, on_progress=lambda f, n=len(batch): bar.partial(n, f))
         journal.append(rows)
         bar.update(len(batch), [r["reward"] for r in rows])
     bar.close()
     return warmup
 
 
-def run_batch(session: Session, batch: list[Cell], record: bool = True) -> list[dict[str, Any]]:
+def run_batch(session: Session, batch: list[Cell], record: bool = True,
+              on_progress: Callable[[float], None] | None = None) -> list[dict[str, Any]]:
     """One method call on a batch of cells: images, cost, evaluation, record rows (``record``
-    False: a warm-up, no image is written)."""
+    False: a warm-up, no image is written); ``on_progress`` hears the method's ``Job.advance``."""
     from methods.base import Job
 
     prompts = [c.prompt.text for c in batch]
     # 1. The method, metered: what it spends to make the images
     meter = Meter()
     job = Job(MeteredGenerator(session.generator, meter), MeteredReward(session.reward, meter),
-              prompts, [c.noise_seed for c in batch], meter)
+              prompts, [c.noise_seed for c in batch], meter, on_progress)
     with measure(meter, session.device):
         samples = session.method(job)
     if len(samples) != len(batch):

@@ -50,3 +50,11 @@ def test_batch_layout_does_not_change_the_choice(toy):
     for sa, sb in zip(a, b):
         assert sa.extras["best_index"] == sb.extras["best_index"]
         assert torch.allclose(sa.image, sb.image, atol=1e-6)
+
+
+def test_reports_its_progress_after_every_chunk_of_candidates(toy):
+    heard = []
+    job, _ = _job(toy, ["a", "b"], [0, 1])
+    job.on_progress = heard.append
+    load_method("best-of-n", {"n": "3", "batch_size": "4"})[0](job)
+    assert heard == [4 / 6, 1.0]  # 6 (row, candidate) pairs in chunks of 4

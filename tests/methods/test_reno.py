@@ -100,3 +100,11 @@ def test_bad_settings_are_one_line_errors():
         load_method("reno", {"iterations": "many"})
     with pytest.raises(ConfigError, match="has no setting 'step'"):
         load_method("reno", {"step": "3"})
+
+
+def test_reports_its_progress_after_every_iteration(toy):
+    meter, heard = Meter(), []
+    job = Job(MeteredGenerator(toy, meter), MeteredReward(load_reward("redness"), meter), ["a", "b"], [0, 1], meter,
+              on_progress=heard.append)
+    load_method("reno", {"iterations": 4})[0](job)
+    assert heard == [0.25, 0.5, 0.75, 1.0]

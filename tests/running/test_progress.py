@@ -29,3 +29,24 @@ def test_a_resumed_run_counts_from_where_it_was_and_a_finished_one_says_nothing(
     Progress(total=10, done=10, label="reno", stream=quiet).update(0)
     Progress(total=10, done=0, label="reno", stream=quiet, enabled=False).update(10)
     assert quiet.getvalue() == ""
+
+
+def test_the_bar_moves_inside_a_batch_as_the_method_reports_and_counts_each_image_once():
+    out = io.StringIO()
+    bar = Progress(total=20, done=0, label="reno", stream=out)
+    for it in range(1, 11):  # one batch of 20 images, ten iterations
+        bar.partial(20, it / 10)
+    assert bar.done == 19  # the last image counts when the batch returns
+    assert out.getvalue().splitlines()[0].startswith("reno: 2/20 images (10%)")
+    bar.update(20, [1.0] * 20)
+    assert bar.done == 20 and out.getvalue().splitlines()[-1].startswith("reno: 20/20 images (100%)")
+    assert len(out.getvalue().splitlines()) == 10
+
+
+def test_a_long_run_of_one_batch_shows_progress_before_it_ends(tmp_path, capsys):
+    import bench
+
+    bench.run("reno", settings={"iterations": 10}, limit=1, seeds=[0], batch_size=6, out=tmp_path / "r",
+              save_images=False, config={}, progress=True, warmup=False)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(" images")[0] for line in lines] == [f"reno: {k}/6" for k in range(1, 7)]
