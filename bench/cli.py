@@ -213,9 +213,8 @@ def compare(
 
     Example: bench compare results/base results/reno-10 results/hypernoise --out results/compare
     """
-    from bench.api import compare as run_compare
-
     from bench.analysis.compare import no_baseline_note
+    from bench.api import compare as run_compare
 
     comp = run_compare(list(runs), out, baseline=baseline, x=x.value, report=report, published=published, grid=grid,
                        quality=quality)
@@ -374,8 +373,8 @@ TRAIN_DEFAULTS = ("model", "reward", "prompts", "eval_prompts", "steps", "batch_
 
 class HelpCommand(typer.core.TyperCommand):
     """A command whose help reads as a person writes it: metavars named after the value (``--seeds
-    SEEDS``, ``RUNS...``), none for flags, and for ``run`` the effective default of each option
-    that bench.toml sets (``[default: base (bench.toml)]``) or else the built-in one."""
+    SEEDS``, ``RUNS...``), none for flags, and for ``run`` and ``train`` the effective default of
+    each option and whether bench.toml sets it (``[default: reno, from bench.toml]``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -393,7 +392,10 @@ class HelpCommand(typer.core.TyperCommand):
     def get_help(self, ctx: Any) -> str:
         if not self._defaults_shown:  # bench.toml is read when the help is shown, not at every start
             self._defaults_shown = True
-            self._show_run_defaults() if self.name == "run" else self._show_train_defaults()
+            if self.name == "run":
+                self._show_run_defaults()
+            else:
+                self._show_train_defaults()
         return super().get_help(ctx)
 
     def _show_train_defaults(self) -> None:

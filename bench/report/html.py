@@ -31,12 +31,12 @@ body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:
      padding:1.2em 1.6em;color:#1b1b1b}
 h1{font-size:1.45em;margin:.2em 0}h2{font-size:1.15em;margin-top:1.8em;border-bottom:1px solid #ddd}
 .meta{color:#555}.note{color:#555;font-size:.92em;max-width:60em}
-table{border-collapse:collapse;margin:.6em 0;font-variant-numeric:tabular-nums}
+table{border-collapse:collapse;margin:.6em 0;font-variant-numeric:tabular-nums;font-size:13px}
 table{display:block;overflow-x:auto;max-width:100%}
 th,td{border:1px solid #ddd;padding:.25em .55em;text-align:left;vertical-align:top;white-space:nowrap}
 th{background:#f4f4f4}td.num{text-align:right}th .sub{font-weight:400;font-size:.8em;color:#555}
 tr.front td:first-child{font-weight:600}.best{font-weight:700}
-nav a{margin-right:1em}img.plot{max-width:100%;height:auto}
+nav a{margin-right:1em}img.plot{width:min(100%,900px);height:auto}
 .grid{overflow:visible}.grid td{text-align:center;padding:.3em}
 .grid th{font-size:.85em;white-space:normal;text-align:center;position:sticky;top:0}
 .grid td.prompt{text-align:left;min-width:12em;max-width:16em;font-size:.9em;white-space:normal}

@@ -100,13 +100,12 @@ def pareto_figure(tab: pd.DataFrame, quality: str, x: str = "seconds", title: st
         style.freeze_layout(fig)
         # 6. Labels, placed where they cover nothing
         placer = style.Placer(fig)
-        for a, d in ((ax, tab),):
-            placer.avoid_points(a, d[x], d[quality])
-            for _, row in d.iterrows():
-                placer.avoid_line(a, [row[x], row[x]], [row[f"{quality}_low"], row[f"{quality}_high"]])
-            for _, g in d.groupby("method", sort=False):
-                g = g.sort_values(x)
-                placer.avoid_line(a, g[x], g[quality])
+        placer.avoid_points(ax, tab[x], tab[quality])
+        for _, row in tab.iterrows():  # the interval bars
+            placer.avoid_line(ax, [row[x], row[x]], [row[f"{quality}_low"], row[f"{quality}_high"]])
+        for _, g in tab.groupby("method", sort=False):  # the lines joining a method's budgets
+            g = g.sort_values(x)
+            placer.avoid_line(ax, g[x], g[quality])
         placer.avoid_line(ax, fx, fy, width=6)
         if published is not None and not published.empty:
             pub = published.dropna(subset=["seconds"]).sort_values("seconds")
@@ -207,28 +206,28 @@ def amortised_plot(tab: pd.DataFrame, costs: dict[str, dict[str, Any] | None], o
 def amortised_figure(tab: pd.DataFrame, costs: dict[str, dict[str, Any] | None], unit: str = "seconds") -> Any:
     """Cost per image with the training shared over K images, against K (log-log). Settings that do
     not train are flat dashed lines; a trained setting's line falls as training/K + its per-image
-    cost and crosses each flat line above its own floor at the break-even K (a dot, labelled).
-    Each line is named at its right end, outside the axes."""
+    cost and crosses each flat line above its own floor at the break-even K (a dot). Each line is
+    named at its right end, outside the axes, with the break-even K against it."""
     looks = style.Looks(tab["method"])
     trained = [(row, float((costs.get(row["setting"]) or {}).get(UNITS[unit], 0.0))) for _, row in tab.iterrows()]
-    evens = [break_even(t, r[unit], o[unit]) for r, t in trained if t for o, t2 in trained if not t2]
-    finite = [k for k in evens if math.isfinite(k)]
+    learners = [(row, fixed) for row, fixed in trained if fixed]
+    evens = {(r["setting"], o["setting"]): break_even(t, r[unit], o[unit]) for r, t in learners for o, t2 in trained if not t2}
+    finite = [k for k in evens.values() if math.isfinite(k)]
     k = np.logspace(0, math.log10(max(finite, default=1e4) * 10), 300)
     with style.figure_style() as plt:
         fig, ax = plt.subplots(figsize=style.WIDE, layout="constrained")
-        ends, dots = [], []
+        ends = []
         for row, fixed in trained:
             color = looks.color(row["method"])
             y = fixed / k + row[unit]
             ax.plot(k, y, color=color, lw=2 if fixed else 1.3, ls="-" if fixed else "--", zorder=2)
-            ends.append([float(y[-1]), row["setting"] + (" (training shared over K)" if fixed else ""), color])
-            if fixed:
-                for other, t2 in trained:
-                    kk = break_even(fixed, row[unit], other[unit])
-                    if not t2 and math.isfinite(kk):
-                        dots.append((kk, other[unit], f"K={kk:,}", color))
-        for kk, level, _, color in dots:
-            ax.plot(kk, level, "o", color=color, ms=5, zorder=3)
+            ends.append([float(y[-1]), row["setting"] + (" (training shared over K)" if fixed else
+                                                         _break_even_text(row, learners, evens)), color])
+        for (learner, other), kk in evens.items():
+            if math.isfinite(kk):
+                level = float(tab.set_index("setting").loc[other, unit])
+                ax.plot(kk, level, "o", color=looks.color(tab.set_index("setting").loc[learner, "method"]), ms=5,
+                        zorder=3, gid="break-even")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlim(1, k[-1])
@@ -239,14 +238,18 @@ def amortised_figure(tab: pd.DataFrame, costs: dict[str, dict[str, Any] | None],
         ax.set_title("Cost per image once a one-off training is shared over K images")
         _end_labels(ax, ends)
         fig.supxlabel(_amortised_caption(tab, costs, unit), fontsize=7.5, color="#333333", x=0.0, ha="left")
-        style.freeze_layout(fig)
-        placer = style.Placer(fig)
-        for row, fixed in trained:
-            placer.avoid_line(ax, k[::6], (fixed / k + row[unit])[::6], width=2)
-        placer.avoid_points(ax, [d[0] for d in dots], [d[1] for d in dots])
-        for kk, level, text, color in dots:
-            placer.place(ax, kk, level, text, color, gid="point-label", fontsize=7.5)
     return fig
+
+
+def _break_even_text(other: pd.Series, learners: list[tuple[pd.Series, float]], evens: dict) -> str:
+    """', break-even K=21,334' (or 'never': it costs no more per image) for a line a trained setting
+    crosses; with several trained settings, each named."""
+    parts = []
+    for learner, _ in learners:
+        kk = evens[(learner["setting"], other["setting"])]
+        text = "never" if not math.isfinite(kk) else f"K={kk:,}"
+        parts.append(text if len(learners) == 1 else f"{text} ({learner['setting']})")
+    return (" · break-even " + ", ".join(parts)) if parts else ""
 
 
 def _end_labels(ax: Any, ends: list[list[Any]]) -> None:
@@ -268,8 +271,8 @@ def _amortised_caption(tab: pd.DataFrame, costs: dict[str, dict[str, Any] | None
             where = f" on {cost['device']}" if cost.get("device") else ""
             parts.append(f"{setting} trained once for {float(cost.get('nfe', np.nan)):,.0f} NFEs "
                          f"({float(cost.get('seconds', np.nan)):,.0f} s{where})")
-    text = ("; ".join(parts) + ". Dashed: settings that train nothing; dots: break-even K, the number of images "
-            "after which the trained setting costs less in all.")
+    text = ("; ".join(parts) + ". Dashed: settings that train nothing; dots and 'break-even K': the number of images "
+            "after which the trained setting costs less in all ('never': the other costs no more per image).")
     if unit == "seconds":
         text += " Seconds mix the training's machine and the runs': trust them when both are one machine."
     return "\n".join(textwrap.wrap(text, 125))

@@ -146,6 +146,7 @@ _NEAR = [(6, 4, "left", "bottom"), (6, -4, "left", "top"), (-6, 4, "right", "bot
          (0, 7, "center", "bottom"), (0, -7, "center", "top"), (9, 0, "left", "center"), (-9, 0, "right", "center")]
 _FAR = [(dx * k, dy * k, ha, va) for k in (2.6, 4.2, 6.0, 8.0) for dx, dy, ha, va in _NEAR]
 LABEL_WEIGHT = 20  # covering another label is worse than covering a line or a marker
+PAD = 1.5  # pixels kept clear around a label
 
 
 class Placer:
@@ -157,71 +158,104 @@ class Placer:
         fig.canvas.draw()
         self.fig = fig
         self.renderer = fig.canvas.get_renderer()
-        self.placed: list[Any] = []  # Bbox of every label placed, in display units
-        self.obstacles: dict[Any, list[Any]] = {}  # axes -> Bboxes to keep clear of
+        self.placed: list[tuple[float, float, float, float]] = []  # every label placed: x0, y0, x1, y1 (display)
+        self.obstacles: dict[Any, list[Any]] = {}  # axes -> arrays of boxes (n, 4) to keep clear of
+
+    def _add(self, ax: Any, centres: Any, r: float) -> None:
+        import numpy as np
+
+        c = np.asarray(centres, dtype=float).reshape(-1, 2)
+        c = c[np.isfinite(c).all(axis=1)]
+        self.obstacles.setdefault(ax, []).append(np.hstack([c - r, c + r]))
 
     def avoid_points(self, ax: Any, xs: Iterable[float], ys: Iterable[float], size: float = 7.0) -> None:
         """Keep clear of markers of ``size`` points at the data points."""
-        from matplotlib.transforms import Bbox
-
-        r = size / 72 * self.fig.dpi / 2
-        for x, y in ax.transData.transform(list(zip(xs, ys))):
-            self.obstacles.setdefault(ax, []).append(Bbox([[x - r, y - r], [x + r, y + r]]))
+        self._add(ax, ax.transData.transform(list(zip(xs, ys))), size / 72 * self.fig.dpi / 2)
 
     def avoid_line(self, ax: Any, xs: Iterable[float], ys: Iterable[float], width: float = 2.0) -> None:
         """Keep clear of the polyline through the data points (sampled every few pixels)."""
         import numpy as np
-        from matplotlib.transforms import Bbox
 
         pts = ax.transData.transform(list(zip(xs, ys)))
-        r = width / 72 * self.fig.dpi / 2 + 1
-        for (x0, y0), (x1, y1) in zip(pts[:-1], pts[1:]):
-            if not all(np.isfinite([x0, y0, x1, y1])):
-                continue
-            n = max(1, int(math.hypot(x1 - x0, y1 - y0) / 3))
-            for t in np.linspace(0, 1, n + 1):
-                x, y = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
-                self.obstacles.setdefault(ax, []).append(Bbox([[x - r, y - r], [x + r, y + r]]))
-
-    def avoid_artist(self, ax: Any, artist: Any) -> None:
-        self.obstacles.setdefault(ax, []).append(artist.get_window_extent(self.renderer))
+        for p0, p1 in zip(pts[:-1], pts[1:]):
+            if np.isfinite([*p0, *p1]).all():
+                n = max(1, int(math.hypot(*(p1 - p0)) / 3))
+                t = np.linspace(0, 1, n + 1)[:, None]
+                self._add(ax, p0 + t * (p1 - p0), width / 72 * self.fig.dpi / 2 + 1)
 
     def place(self, ax: Any, x: float, y: float, text: str, color: str, gid: str = "label",
               fontsize: float = 8, coords: Any = "data") -> Any:
         """Annotate (x, y) with ``text`` at the first offset where it covers nothing and stays inside
         the axes (else the offset that covers least), with a leader line when placed far away."""
+        from matplotlib.transforms import Bbox
+
         frame = ax.get_window_extent(self.renderer)
+        ann = ax.annotate(text, (x, y), xycoords=coords, textcoords="offset points", xytext=(0, 0), ha="left",
+                          va="bottom", fontsize=fontsize, color=color, gid=gid, annotation_clip=False)
+        ann.set_in_layout(False)
+        probe = ann.get_window_extent(self.renderer)  # at the anchor, left/bottom aligned: its size and place
+        w, h, px = probe.width, probe.height, self.fig.dpi / 72
         best = None
         for dx, dy, ha, va in _NEAR + _FAR:
+            x0 = probe.x0 + dx * px - {"left": 0, "center": w / 2, "right": w}[ha]
+            y0 = probe.y0 + dy * px - {"bottom": 0, "center": h / 2, "top": h}[va]
+            box = Bbox([[x0 - PAD, y0 - PAD], [x0 + w + PAD, y0 + h + PAD]])
             far = (dx, dy, ha, va) not in _NEAR
-            ann = ax.annotate(text, (x, y), xycoords=coords, textcoords="offset points", xytext=(dx, dy), ha=ha, va=va,
-                              fontsize=fontsize, color=color, gid=gid, annotation_clip=False,
-                              arrowprops={"arrowstyle": "-", "lw": 0.6, "color": color, "shrinkA": 0, "shrinkB": 4}
-                              if far else None)
-            ann.set_in_layout(False)
-            box = ann.get_window_extent(self.renderer)
             cost = self._cover(ax, box) + (0 if _inside(box, frame) else 1e9) + (0.5 * abs(dx) + abs(dy) if far else 0) / 10
+            if far:  # its leader line must not cross another label either
+                cost += LABEL_WEIGHT * _overlap_many(_leader(probe, box), self.placed)
             if best is None or cost < best[0]:
-                if best is not None:
-                    best[1].remove()
-                best = (cost, ann, box)
-            else:
-                ann.remove()
+                best = (cost, (dx, dy, ha, va, far), box)
             if cost < 1:
                 break
-        self.placed.append(best[2])
-        return best[1]
+        dx, dy, ha, va, far = best[1]
+        ann.remove()
+        ann = ax.annotate(text, (x, y), xycoords=coords, textcoords="offset points", xytext=(dx, dy), ha=ha, va=va,
+                          fontsize=fontsize, color=color, gid=gid, annotation_clip=False,
+                          arrowprops={"arrowstyle": "-", "lw": 0.6, "color": color, "shrinkA": 0, "shrinkB": 4}
+                          if far else None)
+        ann.set_in_layout(False)
+        box = best[2]
+        self.placed.append((box.x0, box.y0, box.x1, box.y1))
+        if far:
+            self.obstacles.setdefault(ax, []).append(_leader(probe, box))
+        return ann
 
     def _cover(self, ax: Any, box: Any) -> float:
-        """Area (pixels) of ``box`` that overlaps placed labels and the axes' obstacles."""
-        return (LABEL_WEIGHT * sum(_overlap(box, other) for other in self.placed)
-                + sum(_overlap(box, other) for other in self.obstacles.get(ax, [])))
+        """Area (pixels) of ``box`` that overlaps placed labels (weighted) and the axes' obstacles."""
+        import numpy as np
+
+        obstacles = self.obstacles.get(ax, [])
+        return (LABEL_WEIGHT * _overlap(box, np.asarray(self.placed).reshape(-1, 4))
+                + (_overlap(box, np.vstack(obstacles)) if obstacles else 0.0))
 
 
-def _overlap(a: Any, b: Any) -> float:
-    w = min(a.x1, b.x1) - max(a.x0, b.x0)
-    h = min(a.y1, b.y1) - max(a.y0, b.y0)
-    return w * h if w > 0 and h > 0 else 0.0
+def _leader(probe: Any, box: Any) -> Any:
+    """Small boxes along the leader line from a label's anchor (``probe``'s lower left) to ``box``."""
+    import numpy as np
+
+    start = np.array([probe.x0, probe.y0])
+    end = np.array([min(max(start[0], box.x0), box.x1), min(max(start[1], box.y0), box.y1)])
+    t = np.linspace(0, 1, max(2, int(np.hypot(*(end - start)) / 3)))[:, None]
+    c = start + t * (end - start)
+    return np.hstack([c - 1.5, c + 1.5])
+
+
+def _overlap_many(boxes: Any, others: Any) -> float:
+    import numpy as np
+    from matplotlib.transforms import Bbox
+
+    others = np.asarray(others).reshape(-1, 4)
+    return sum(_overlap(Bbox([b[:2], b[2:]]), others) for b in boxes) if len(others) else 0.0
+
+
+def _overlap(box: Any, boxes: Any) -> float:
+    """Summed area of ``box``'s overlap with each of ``boxes`` (n, 4: x0, y0, x1, y1)."""
+    import numpy as np
+
+    w = np.minimum(box.x1, boxes[:, 2]) - np.maximum(box.x0, boxes[:, 0])
+    h = np.minimum(box.y1, boxes[:, 3]) - np.maximum(box.y0, boxes[:, 1])
+    return float((np.clip(w, 0, None) * np.clip(h, 0, None)).sum())
 
 
 def _inside(box: Any, frame: Any) -> bool:

@@ -3,6 +3,7 @@ with one task, on both compute axes): every file is written, the legend covers n
 no two labels overlap, labels stay inside their axes, and tick labels carry no exponents."""
 
 import math
+import re
 
 import matplotlib
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 
 from bench.analysis.compare import pareto_front  # noqa: E402
 from bench.analysis.published import points  # noqa: E402
@@ -38,8 +40,9 @@ def table(n: int, quality: str = "overall", tasks: tuple[str, ...] = ("colors", 
 
 
 def _boxes(fig, gid):
+    """The text of each label (without its leader line), in display units."""
     renderer = fig.canvas.get_renderer()
-    return [(t.get_text(), t.get_window_extent(renderer)) for ax in fig.axes for t in ax.texts if t.get_gid() == gid]
+    return [(t.get_text(), Text.get_window_extent(t, renderer)) for ax in fig.axes for t in ax.texts if t.get_gid() == gid]
 
 
 def _overlap(a, b) -> bool:
@@ -63,7 +66,7 @@ def check_readable(fig) -> None:
         frame = ax.get_window_extent(renderer)
         for t in ax.texts:
             if t.get_gid() in ("point-label", "published-label", "level-label"):
-                assert _inside(t.get_window_extent(renderer), frame), f"label '{t.get_text()}' leaves its axes"
+                assert _inside(Text.get_window_extent(t, renderer), frame), f"label '{t.get_text()}' leaves its axes"
     for legend in fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend()]:
         box = legend.get_window_extent(renderer)
         for ax in fig.axes:
@@ -146,7 +149,8 @@ def test_each_method_has_one_colour_and_marker_in_every_figure():
     assert matplotlib.colors.same_color(line.get_color(), looks.color("reno"))
     assert line.get_marker() == looks.marker("reno") == "^"
     names = {t.get_text(): t.get_color() for t in amortised.axes[0].texts if t.get_gid() == "line-label"}
-    assert matplotlib.colors.same_color(names["reno iterations=50"], looks.color("reno"))
+    (reno50,) = [color for text, color in names.items() if text.startswith("reno iterations=50")]
+    assert matplotlib.colors.same_color(reno50, looks.color("reno"))
     plt.close(pareto)
     plt.close(amortised)
 
@@ -158,12 +162,16 @@ def test_amortised_figure_marks_every_break_even_and_keeps_labels_apart(unit):
     fig = amortised_figure(tab, costs, unit)
     check_readable(fig)
     ax = fig.axes[0]
-    marks = _boxes(fig, "point-label")
-    cheaper = [row for _, row in tab.iterrows() if row[unit] > tab.set_index("method").loc["hypernoise", unit]]
-    assert len(marks) == len(cheaper)  # a break-even K against every setting that costs more per image
-    k_max = ax.get_xlim()[1]
-    largest = max(int(t[2:].replace(",", "")) for t, _ in marks)
-    assert k_max <= largest * 10 * 1.01  # no empty decades beyond the last break-even
+    own = tab.set_index("method").loc["hypernoise", unit]
+    names = dict(_boxes(fig, "line-label"))
+    costlier = [s for s, c in zip(tab["setting"], tab[unit]) if c > own]
+    dots = [line for line in ax.get_lines() if line.get_gid() == "break-even"]
+    assert len(dots) == len(costlier)  # a break-even dot on every setting that costs more per image
+    ks = [int(re.search(r"break-even K=([\d,]+)", t)[1].replace(",", "")) for t in names if t.startswith(tuple(costlier))]
+    assert len(ks) == len(costlier)  # and its K in that setting's name at the line's end
+    assert sorted(ks) == sorted(int(d.get_xdata()[0]) for d in dots)
+    assert any(t.startswith("base") and t.endswith("break-even never") for t in names)  # cheaper per image
+    assert ax.get_xlim()[1] <= max(ks) * 10 * 1.01  # no empty decades beyond the last break-even
     plt.close(fig)
 
 
