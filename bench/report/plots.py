@@ -167,11 +167,13 @@ def _caption(tab: pd.DataFrame, quality: str, x: str, side: bool) -> str:
     images, prompts = tab["images"].unique(), tab["prompts"].unique()
     size = (f"its {images[0]:,} images ({prompts[0]:,} distinct prompts)" if len(images) == 1 and len(prompts) == 1
             else "its images (how many: table.csv)")
-    what = quality_axis(quality).label
+    what = _y_label(tab, quality)
+    if what != quality_axis(quality).label:  # one task's: "accuracy on colors (the only task)"
+        what = what[0].lower() + what[1:]
     cost = ("wall-clock seconds of the method call per image (reward and judge excluded)" if x == "seconds"
             else "generator network evaluations per image")
     text = (f"Points: each setting's {what} over {size}; bars: 95 % bootstrap intervals, prompts resampled within tasks. "
-            f"x: {cost}. Grey band: the Pareto frontier (nothing cheaper is better).")
+            f"x: {cost}. Grey band: the Pareto frontier (the best quality bought at each cost).")
     return "\n".join(textwrap.wrap(text, 165 if side else 125))
 
 

@@ -63,7 +63,7 @@ def test_a_plugin_with_a_budget_gets_its_curve_and_labels(plugin):
     assert tab.loc["my-search k=4", "budget"] == 4 and math.isnan(tab.loc["base", "budget"])
     assert (tab.loc["my-search k=4", "d_reward"] >= tab.loc["my-search k=2", "d_reward"] >= 0)  # paired with base
     assert _point_label(tab.reset_index().iloc[2]) == "k=4"
-    assert method_colors(["base", "my-search"])["my-search"] == "#E69F00"  # the first spare colour
+    assert method_colors(["base", "my-search"])["my-search"] == "#9467bd"  # the colour on its registration
     for name in ("pareto.png", "pareto.svg", "pareto.pdf", "table.md", "report.html"):
         assert (plugin / "cmp" / name).stat().st_size > 0
     assert "my-search k=4" in (plugin / "cmp" / "report.html").read_text()

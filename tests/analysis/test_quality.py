@@ -67,7 +67,7 @@ def test_compare_of_t2i_compbench_runs_plots_and_pairs_the_t2i_score(t2i_runs, t
     records = pd.read_csv(Path(t2i_runs["bo2"]) / "records.csv")
     assert tab.loc["best-of-n n=2", "t2i"] == pytest.approx(records["t2i_score"].mean())  # one category
     assert tab.loc["best-of-n n=2", "task_color"] == pytest.approx(records["t2i_score"].mean())
-    assert tab.loc["base", "d_t2i"] == 0 and "overall" not in tab.columns
+    assert pd.isna(tab.loc["base", "d_t2i"]) and tab.loc["base", "baseline"] and "overall" not in tab.columns
     assert "| setting | prompts | images | reward | T2I score |" in (out / "table.md").read_text()
     page = (out / "report.html").read_text()
     assert "T2I-CompBench score" in page and "T2I score per task" in page and "T2I 0." in page

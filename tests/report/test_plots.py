@@ -123,6 +123,7 @@ def test_the_frontier_is_drawn_even_for_a_single_point():
 def test_one_task_is_named_on_the_quality_axis():
     fig = pareto_figure(table(2, tasks=("colors",)), "overall")
     assert fig.axes[0].get_ylabel() == "Accuracy on colors (the only task)"
+    assert "each setting's accuracy on colors (the only task) over" in fig._supxlabel.get_text()
     plt.close(fig)
     fig = pareto_figure(table(2), "overall")
     assert fig.axes[0].get_ylabel() == "GenEval overall"
@@ -209,3 +210,10 @@ def test_spread_labels_keep_their_gap_and_stay_centred_on_their_lines():
     pos = style.spread([0.0, 0.1, 0.2, 0.25, 3.0, 3.05], 0.5)
     assert all(b - a >= 0.5 - 1e-9 for a, b in zip(pos, pos[1:]))
     assert sum(pos[:4]) / 4 == pytest.approx(0.1375) and sum(pos[4:]) / 2 == pytest.approx(3.025)
+
+
+def test_methods_without_a_colour_get_the_spare_ones_in_order_of_appearance():
+    looks = style.Looks(["base", "someone-elses", "another"])
+    assert looks.look("someone-elses") == (style.SPARE_COLORS[0], style.SPARE_MARKERS[0])
+    assert looks.look("another") == (style.SPARE_COLORS[1], style.SPARE_MARKERS[1])
+    assert looks.look("base") == ("#000000", "o")  # from its registration

@@ -89,7 +89,9 @@ def test_a_training_killed_at_every_write_ends_where_an_uninterrupted_one_ends(t
         got, meta = ckpt.read(folder / "hypernoise.safetensors")
         assert meta["step"] == 2 and all(torch.equal(want[k], got[k]) for k in want), n
         assert not list(folder.glob(".*.tmp"))
-    assert n - 1 == 10  # two saves of five files: log.csv, eval.csv, trainer state, checkpoint, its json
+    # two saves of five files (log.csv, eval.csv, trainer state, checkpoint, its json), then the log figure
+    # as PNG, SVG and PDF
+    assert n - 1 == 13
 
 
 @pytest.mark.parametrize("at", [1, 4, 11])
