@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+import numpy as np
+
 from bench.files import atomic_write_bytes
 from methods.base import method_info
 
@@ -151,19 +153,16 @@ PAD = 1.5  # pixels kept clear around a label
 
 class Placer:
     """Places text labels beside anchor points so that they overlap neither each other, nor the
-    obstacles (markers, error bars, lines, the legend), nor the axes' frame. Call ``place`` once the
-    figure's layout is final (``freeze_layout``)."""
+    obstacles (markers, error bars, lines), nor the axes' frame. Make it once the figure's layout
+    is final (``freeze_layout``): positions in display units are measured then."""
 
     def __init__(self, fig: Any) -> None:
-        fig.canvas.draw()
         self.fig = fig
         self.renderer = fig.canvas.get_renderer()
         self.placed: list[tuple[float, float, float, float]] = []  # every label placed: x0, y0, x1, y1 (display)
         self.obstacles: dict[Any, list[Any]] = {}  # axes -> arrays of boxes (n, 4) to keep clear of
 
     def _add(self, ax: Any, centres: Any, r: float) -> None:
-        import numpy as np
-
         c = np.asarray(centres, dtype=float).reshape(-1, 2)
         c = c[np.isfinite(c).all(axis=1)]
         self.obstacles.setdefault(ax, []).append(np.hstack([c - r, c + r]))
@@ -174,8 +173,6 @@ class Placer:
 
     def avoid_line(self, ax: Any, xs: Iterable[float], ys: Iterable[float], width: float = 2.0) -> None:
         """Keep clear of the polyline through the data points (sampled every few pixels)."""
-        import numpy as np
-
         pts = ax.transData.transform(list(zip(xs, ys)))
         for p0, p1 in zip(pts[:-1], pts[1:]):
             if np.isfinite([*p0, *p1]).all():
@@ -223,8 +220,6 @@ class Placer:
 
     def _cover(self, ax: Any, box: Any) -> float:
         """Area (pixels) of ``box`` that overlaps placed labels (weighted) and the axes' obstacles."""
-        import numpy as np
-
         obstacles = self.obstacles.get(ax, [])
         return (LABEL_WEIGHT * _overlap(box, np.asarray(self.placed).reshape(-1, 4))
                 + (_overlap(box, np.vstack(obstacles)) if obstacles else 0.0))
@@ -232,8 +227,6 @@ class Placer:
 
 def _leader(probe: Any, box: Any) -> Any:
     """Small boxes along the leader line from a label's anchor (``probe``'s lower left) to ``box``."""
-    import numpy as np
-
     start = np.array([probe.x0, probe.y0])
     end = np.array([min(max(start[0], box.x0), box.x1), min(max(start[1], box.y0), box.y1)])
     t = np.linspace(0, 1, max(2, int(np.hypot(*(end - start)) / 3)))[:, None]
@@ -242,7 +235,6 @@ def _leader(probe: Any, box: Any) -> Any:
 
 
 def _overlap_many(boxes: Any, others: Any) -> float:
-    import numpy as np
     from matplotlib.transforms import Bbox
 
     others = np.asarray(others).reshape(-1, 4)
@@ -251,8 +243,6 @@ def _overlap_many(boxes: Any, others: Any) -> float:
 
 def _overlap(box: Any, boxes: Any) -> float:
     """Summed area of ``box``'s overlap with each of ``boxes`` (n, 4: x0, y0, x1, y1)."""
-    import numpy as np
-
     w = np.minimum(box.x1, boxes[:, 2]) - np.maximum(box.x0, boxes[:, 0])
     h = np.minimum(box.y1, boxes[:, 3]) - np.maximum(box.y0, boxes[:, 1])
     return float((np.clip(w, 0, None) * np.clip(h, 0, None)).sum())
