@@ -220,8 +220,9 @@ def compare(
                        quality=quality)
     for name, path in comp.files.items():
         typer.echo(f"{name}: {path}")
-    if no_baseline_note(comp.table):
-        typer.echo(f"note: {no_baseline_note(comp.table)}", err=True)
+    note = no_baseline_note(comp.table)
+    if note:
+        typer.echo(f"note: {note}", err=True)
 
 
 @app.command()

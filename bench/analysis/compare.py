@@ -24,7 +24,7 @@ import pandas as pd
 from bench.errors import ConfigError, ResultsError
 from bench.running.grid import differences
 from bench.running.records import read_finished
-from methods.base import method_info
+from methods.base import method_info, methods
 from bench.analysis import quality as qual
 from bench.analysis.stats import Mean, bootstrap_mean, units
 
@@ -85,15 +85,9 @@ def no_baseline_note(tab: pd.DataFrame) -> str:
     """Why a table of several settings has no Δ columns, and the fix ("" when it has them)."""
     if "d_reward" in tab or len(tab) < 2:
         return ""
-    refs = [name for name in _method_names() if method_info(name).reference]
+    refs = [name for name in methods.names() if method_info(name).reference]
     return (f"no Δ columns: none of the runs is the reference method ({', '.join(refs) or 'none registered'}); "
             "--baseline SETTING pairs the others with one of them")
-
-
-def _method_names() -> list[str]:
-    from methods.base import methods
-
-    return methods.names()
 
 
 def table(df: pd.DataFrame, baseline: str | None = None, n_boot: int = 1000, x: str = "seconds",

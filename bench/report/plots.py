@@ -4,7 +4,7 @@ matplotlib Figure (``*_figure``), and one that writes it as PNG, SVG and PDF (``
 
 A method's colour, marker and budget labels come from its registration (methods.base.MethodInfo,
 through bench.report.style), so a plugin method is drawn like a built-in one. Point labels are
-placed where they cover no other label, marker, bar, line or the legend (style.Placer).
+placed where they cover no other label, marker, bar or line (style.Placer).
 """
 
 from __future__ import annotations
@@ -25,12 +25,6 @@ from methods.base import method_info
 X_LABELS = {"seconds": "seconds per image (log scale)", "nfe": "generator evaluations (NFEs) per image (log scale)"}
 
 
-def method_colors(methods: Any) -> dict[str, str]:
-    """A colour per method, as every figure of a comparison draws it (style.Looks)."""
-    looks = style.Looks(methods)
-    return {m: looks.color(m) for m in dict.fromkeys(methods)}
-
-
 # -- quality against compute ------------------------------------------------------------------------
 def pareto_plot(tab: pd.DataFrame, quality: str, out: Path, x: str = "seconds", title: str = "",
                 published: pd.DataFrame | None = None, overlay: bool = False, published_title: str = "",
@@ -48,7 +42,8 @@ def pareto_figure(tab: pd.DataFrame, quality: str, x: str = "seconds", title: st
     ``overlay`` (same model, seconds axis), else in a panel beside it sharing the quality axis.
     ``levels`` (published scores without a cost) are dotted lines across the plot, labelled. The
     legend sits outside the axes; a caption under them says what the points and bars are."""
-    side = published is not None and not published.empty and not overlay
+    pub = published.dropna(subset=["seconds"]).sort_values("seconds") if published is not None else None
+    side = pub is not None and not pub.empty and not overlay
     looks = style.Looks(list(tab["method"]) + (list(published["method"]) if published is not None else [])
                         + (list(levels["method"]) if levels is not None else []))
     with style.figure_style() as plt:
@@ -57,7 +52,7 @@ def pareto_figure(tab: pd.DataFrame, quality: str, x: str = "seconds", title: st
                                           gridspec_kw={"width_ratios": [2.2, 1]})
         else:
             fig, ax = plt.subplots(figsize=style.WIDE, layout="constrained")
-            pax = None
+            pax = ax  # published points on the same axes
         # 1. Each method's settings: points, intervals, budgets joined
         handles = {}
         for method, d in tab.groupby("method", sort=False):
@@ -77,11 +72,11 @@ def pareto_figure(tab: pd.DataFrame, quality: str, x: str = "seconds", title: st
         (band,) = ax.plot(fx, fy, color=style.FRONTIER, lw=6, alpha=0.35, solid_capstyle="butt", zorder=1)
         handles["Pareto frontier"] = band
         # 4. Published numbers
-        if published is not None and not published.empty:
-            handles["published (hollow)"] = _published_points(pax if side else ax, published, looks)
+        if pub is not None and not pub.empty:
+            handles["published (hollow)"] = _published_points(pax, pub, looks)
             if side:
                 pax.set_xscale("log")
-                lo, hi = published["seconds"].min(), published["seconds"].max()
+                lo, hi = pub["seconds"].min(), pub["seconds"].max()
                 pax.set_xlim(lo / 2.2, hi * 2.2)
                 style.log_axis(pax.xaxis)
                 pax.set_xlabel("seconds per image as reported (log scale)")
@@ -107,11 +102,9 @@ def pareto_figure(tab: pd.DataFrame, quality: str, x: str = "seconds", title: st
             g = g.sort_values(x)
             placer.avoid_line(ax, g[x], g[quality])
         placer.avoid_line(ax, fx, fy, width=6)
-        if published is not None and not published.empty:
-            pub = published.dropna(subset=["seconds"]).sort_values("seconds")
-            target = pax if side else ax
-            placer.avoid_points(target, pub["seconds"], pub["value"])
-            placer.avoid_line(target, pub["seconds"], pub["value"])
+        if pub is not None and not pub.empty:
+            placer.avoid_points(pax, pub["seconds"], pub["value"])
+            placer.avoid_line(pax, pub["seconds"], pub["value"])
         if levels is not None:
             for _, row in levels.iterrows():
                 placer.place(ax, 0.02, row["value"], f"published {row['label']}: {row['value']:.3f}",
@@ -121,10 +114,10 @@ def pareto_figure(tab: pd.DataFrame, quality: str, x: str = "seconds", title: st
             text = _point_label(row)
             if text:
                 placer.place(ax, row[x], row[quality], text, looks.color(row["method"]), gid="point-label")
-        if published is not None and not published.empty:
-            for _, row in published.dropna(subset=["seconds"]).sort_values("seconds").iterrows():
-                placer.place(pax if side else ax, row["seconds"], row["value"], row["label"],
-                             looks.color(row["method"]), gid="published-label")
+        if pub is not None:
+            for _, row in pub.iterrows():
+                placer.place(pax, row["seconds"], row["value"], row["label"], looks.color(row["method"]),
+                             gid="published-label")
     return fig
 
 
@@ -178,9 +171,8 @@ def _caption(tab: pd.DataFrame, quality: str, x: str, side: bool) -> str:
 
 
 def _published_points(ax: Any, pub: pd.DataFrame, looks: style.Looks) -> Any:
-    """Hollow markers in the methods' colours and markers, joined in order of cost; returns the
-    legend's handle."""
-    pub = pub.dropna(subset=["seconds"]).sort_values("seconds")
+    """Hollow markers in the methods' colours and markers, joined in order of cost (``pub`` sorted
+    by it); returns the legend's handle."""
     for _, row in pub.iterrows():
         color, marker = looks.look(row["method"])
         ax.plot(row["seconds"], row["value"], marker=marker, ms=7, mfc="white", mec=color, mew=1.6, ls="none", zorder=3)
@@ -225,11 +217,11 @@ def amortised_figure(tab: pd.DataFrame, costs: dict[str, dict[str, Any] | None],
             ax.plot(k, y, color=color, lw=2 if fixed else 1.3, ls="-" if fixed else "--", zorder=2)
             ends.append([float(y[-1]), row["setting"] + (" (training shared over K)" if fixed else
                                                          _break_even_text(row, learners, evens)), color])
+        by_setting = tab.set_index("setting")
         for (learner, other), kk in evens.items():
             if math.isfinite(kk):
-                level = float(tab.set_index("setting").loc[other, unit])
-                ax.plot(kk, level, "o", color=looks.color(tab.set_index("setting").loc[learner, "method"]), ms=5,
-                        zorder=3, gid="break-even")
+                ax.plot(kk, float(by_setting.loc[other, unit]), "o", color=looks.color(by_setting.loc[learner, "method"]),
+                        ms=5, zorder=3, gid="break-even")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlim(1, k[-1])

@@ -200,7 +200,7 @@ class Placer:
             far = (dx, dy, ha, va) not in _NEAR
             cost = self._cover(ax, box) + (0 if _inside(box, frame) else 1e9) + (0.5 * abs(dx) + abs(dy) if far else 0) / 10
             if far:  # its leader line must not cross another label either
-                cost += LABEL_WEIGHT * _overlap_many(_leader(probe, box), self.placed)
+                cost += LABEL_WEIGHT * _area(_leader(probe, box), self.placed)
             if best is None or cost < best[0]:
                 best = (cost, (dx, dy, ha, va, far), box)
             if cost < 1:
@@ -220,9 +220,7 @@ class Placer:
 
     def _cover(self, ax: Any, box: Any) -> float:
         """Area (pixels) of ``box`` that overlaps placed labels (weighted) and the axes' obstacles."""
-        obstacles = self.obstacles.get(ax, [])
-        return (LABEL_WEIGHT * _overlap(box, np.asarray(self.placed).reshape(-1, 4))
-                + (_overlap(box, np.vstack(obstacles)) if obstacles else 0.0))
+        return LABEL_WEIGHT * _area(box, self.placed) + _area(box, self.obstacles.get(ax, []))
 
 
 def _leader(probe: Any, box: Any) -> Any:
@@ -234,17 +232,22 @@ def _leader(probe: Any, box: Any) -> Any:
     return np.hstack([c - 1.5, c + 1.5])
 
 
-def _overlap_many(boxes: Any, others: Any) -> float:
-    from matplotlib.transforms import Bbox
+def _boxes(boxes: Any) -> Any:
+    """Boxes as one (n, 4) array of x0, y0, x1, y1: from a Bbox, an array, or a list of 4-tuples or
+    of (n, 4) arrays."""
+    if hasattr(boxes, "x0"):
+        return np.array([[boxes.x0, boxes.y0, boxes.x1, boxes.y1]])
+    if isinstance(boxes, np.ndarray):
+        return boxes.reshape(-1, 4)
+    parts = [np.asarray(b, dtype=float).reshape(-1, 4) for b in boxes]
+    return np.vstack(parts) if parts else np.empty((0, 4))
 
-    others = np.asarray(others).reshape(-1, 4)
-    return sum(_overlap(Bbox([b[:2], b[2:]]), others) for b in boxes) if len(others) else 0.0
 
-
-def _overlap(box: Any, boxes: Any) -> float:
-    """Summed area of ``box``'s overlap with each of ``boxes`` (n, 4: x0, y0, x1, y1)."""
-    w = np.minimum(box.x1, boxes[:, 2]) - np.maximum(box.x0, boxes[:, 0])
-    h = np.minimum(box.y1, boxes[:, 3]) - np.maximum(box.y0, boxes[:, 1])
+def _area(a: Any, b: Any) -> float:
+    """Summed area of the overlaps between every box of ``a`` and every box of ``b`` (``_boxes``)."""
+    a, b = _boxes(a), _boxes(b)
+    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
     return float((np.clip(w, 0, None) * np.clip(h, 0, None)).sum())
 
 

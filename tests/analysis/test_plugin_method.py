@@ -50,7 +50,8 @@ def plugin(tmp_path, monkeypatch):
 
 
 def test_a_plugin_with_a_budget_gets_its_curve_and_labels(plugin):
-    from bench.report.plots import _point_label, method_colors
+    from bench.report import style
+    from bench.report.plots import _point_label
 
     runs = [bench.run(method, settings=settings, limit=1, seeds=[0], out=plugin / name, save_images=False,
                       config={})
@@ -63,7 +64,7 @@ def test_a_plugin_with_a_budget_gets_its_curve_and_labels(plugin):
     assert tab.loc["my-search k=4", "budget"] == 4 and math.isnan(tab.loc["base", "budget"])
     assert (tab.loc["my-search k=4", "d_reward"] >= tab.loc["my-search k=2", "d_reward"] >= 0)  # paired with base
     assert _point_label(tab.reset_index().iloc[2]) == "k=4"
-    assert method_colors(["base", "my-search"])["my-search"] == "#9467bd"  # the colour on its registration
+    assert style.Looks(["base", "my-search"]).color("my-search") == "#9467bd"  # the colour on its registration
     for name in ("pareto.png", "pareto.svg", "pareto.pdf", "table.md", "report.html"):
         assert (plugin / "cmp" / name).stat().st_size > 0
     assert "my-search k=4" in (plugin / "cmp" / "report.html").read_text()
