@@ -41,9 +41,11 @@ from typing import Callable
 import pandas as pd
 import pytest
 
+from tests.suites.suite_helpers import SHARED
+
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
-SUITES = REPO.parent / "shared" / "suites"  # local copies of the registered suites (tests/conftest.py's SHARED)
+SUITES = SHARED  # local copies of the registered suites (../shared/suites)
 
 # README commands that cannot run here, each with the reason. Only commands that are not `bench`
 # (nor `torchrun -m bench.cli`): those are always run, reduced by the rewrite table.
