@@ -87,9 +87,16 @@ def aesthetic_laion(device: str | torch.device = "cpu") -> Reward:
 
     from bench.loading import hub
 
+    from bench.loading import builds
+
     model = hub.load(CLIPModel, CLIP_ID, CLIP_REVISION)
     provenance = {"clip": CLIP_ID, "clip_revision": CLIP_REVISION, "mlp": MLP_URL, "mlp_sha256": MLP_SHA256}
-    return Aesthetic(ClipScorer(model, tokenizer=None), load_mlp(mlp_path()), provenance).to(device)
+    if builds.random_weights():  # the architecture only (bench.loading.builds)
+        with builds.creating():
+            layers = preference_head()
+    else:
+        layers = load_mlp(mlp_path())
+    return Aesthetic(ClipScorer(model, tokenizer=None), layers, provenance).to(device)
 
 
 @reward("aesthetic-laion-tiny")

@@ -149,12 +149,18 @@ def imagereward(device: str | torch.device = "cpu") -> Reward:
 
     from bench.loading import hub
 
-    path = hub.download(HUB_ID, FILENAME, REVISION)
+    from bench.loading import builds
+
     tokenizer = hub.load(BertTokenizer, TOKENIZER_ID, TOKENIZER_REVISION)
-    tokenizer.add_special_tokens({"bos_token": "[DEC]", "additional_special_tokens": ["[ENC]"]})  # BLIP's, 30524
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    state = state.get("state_dict", state)
-    model = ImageRewardModel(*configs(vocab_size=len(tokenizer))).load_imagereward(state)
+    if builds.random_weights():  # the architecture only (bench.loading.builds), BLIP's vocabulary size
+        with builds.creating():
+            model = ImageRewardModel(*configs(vocab_size=30524))
+    else:
+        path = hub.download(HUB_ID, FILENAME, REVISION)
+        tokenizer.add_special_tokens({"bos_token": "[DEC]", "additional_special_tokens": ["[ENC]"]})  # BLIP's, 30524
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = state.get("state_dict", state)
+        model = ImageRewardModel(*configs(vocab_size=len(tokenizer))).load_imagereward(state)
     provenance = {"hub_id": HUB_ID, "file": FILENAME, "revision": REVISION, "tokenizer": TOKENIZER_ID,
                   "tokenizer_revision": TOKENIZER_REVISION}
     return ImageReward(model, tokenizer, provenance).to(device)

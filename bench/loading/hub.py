@@ -81,10 +81,16 @@ def load(cls: Any, repo_id: str, revision: str, subfolder: str | None = None, *,
 
     Works for diffusers models and schedulers and for transformers models and tokenizers;
     ``dtype`` is passed under the name the library expects. ``trust_remote_code`` is never set.
+    Inside ``builds.weights("random", device)`` the published architecture is built from its
+    shipped config instead, with random weights (see :mod:`bench.loading.builds`).
     Load tokenizers with their concrete class (as the repo's model_index.json names it):
     transformers 5's ``AutoTokenizer`` also looks for a ``config.json`` that tokenizer subfolders
     lack, which fails offline even with the whole repo downloaded.
     """
+    from bench.loading import builds
+
+    if builds.random_weights():
+        return builds.build(cls, repo_id, subfolder, dtype=dtype)
     if subfolder is not None:
         kwargs["subfolder"] = subfolder
     if dtype is not None:
@@ -150,6 +156,10 @@ def download(repo_id: str, filename: str, revision: str) -> str:
     or offline), with the same one-line errors as :func:`load`."""
     from huggingface_hub import hf_hub_download
 
+    from bench.loading import builds
+
+    if builds.random_weights():  # a loader that maps a checkpoint file must skip it in a random build
+        raise WeightsError(f"{repo_id}/{filename} is a weights file: a build with --weights random reads none")
     try:
         path = hf_hub_download(repo_id, filename, revision=revision, cache_dir=cache_dir(),
                                local_files_only=offline())

@@ -7,6 +7,9 @@ counts are taken where the work happens, whatever the method does:
   call), plus any the method adds itself (a modulator's pass) via ``Meter.add_nfe``;
 - ``reward_forward`` / ``reward_backward``: images scored, and images whose score was
   backpropagated (counted by a gradient hook on the score tensor);
+- ``prompts_encoded``, ``generations``, ``generator_backward``: prompts encoded, images made by
+  ``generate``, images backpropagated through it (a hook on the images); with the counts above
+  they give the FLOPs per image (``bench.running.flops``);
 - ``seconds``: device-synchronised wall-clock time of the method call;
 - ``peak_memory_mb``: CUDA max allocated on a GPU, the process peak RSS on a CPU.
 
@@ -25,7 +28,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -35,31 +38,65 @@ class Meter:
     nfe: float = 0
     reward_forward: float = 0
     reward_backward: float = 0
+    prompts_encoded: float = 0
+    generations: float = 0  # images made by ``generate`` calls (each one decode)
+    generator_backward: float = 0  # images backpropagated through ``generate``
+    other_flops: float = 0.0  # work the wrappers cannot see, counted by the method (add_flops)
     seconds: float = 0.0
     peak_memory_mb: float = 0.0
 
     def add_nfe(self, n: float) -> None:
         self.nfe += n
 
+    def add_flops(self, flops: float) -> None:
+        """FLOPs of work outside the generator and the reward (a standalone modulator's pass)."""
+        self.other_flops += flops
+
     def per_image(self, batch: int) -> dict[str, float]:
         return {
             "nfe": self.nfe / batch,
             "reward_forward": self.reward_forward / batch,
             "reward_backward": self.reward_backward / batch,
+            "prompts_encoded": self.prompts_encoded / batch,
+            "generations": self.generations / batch,
+            "generator_backward": self.generator_backward / batch,
+            "other_flops": self.other_flops / batch,
             "seconds": self.seconds / batch,
             "peak_memory_mb": self.peak_memory_mb,
         }
 
 
+def _on_backward(out: torch.Tensor, add: Callable[[], None]) -> torch.Tensor:
+    """Call ``add`` each time a gradient flows back into ``out``."""
+    if out.requires_grad:
+        out.register_hook(lambda grad: add())
+    return out
+
+
 class MeteredGenerator:
-    """Delegates to a generator and counts the NFEs of every ``generate`` call."""
+    """Delegates to a generator and counts prompts encoded, NFEs, images generated and images
+    backpropagated through ``generate``."""
 
     def __init__(self, generator: Any, meter: Meter):
         self._generator, self._meter = generator, meter
 
+    def encode(self, prompts: list[str]) -> Any:
+        self._meter.prompts_encoded += len(prompts)
+        return self._generator.encode(prompts)
+
     def generate(self, z: torch.Tensor, cond: Any) -> torch.Tensor:
-        self._meter.nfe += self._generator.nfe * z.shape[0]
-        return self._generator.generate(z, cond)
+        n = z.shape[0]
+        self._meter.nfe += self._generator.nfe * n
+        self._meter.generations += n
+
+        def on_backward() -> None:
+            self._meter.generator_backward += n
+
+        return _on_backward(self._generator.generate(z, cond), on_backward)
+
+    def add_flops(self, flops: float) -> None:
+        """FLOPs of work beside the generator's (a standalone modulator's pass), for the record."""
+        self._meter.add_flops(flops)
 
     def network_output(self, z: torch.Tensor, cond: Any) -> torch.Tensor:
         self._meter.nfe += z.shape[0]  # one network evaluation per image (a noise modulator's pass)
@@ -76,15 +113,13 @@ class MeteredReward:
         self._reward, self._meter = reward, meter
 
     def _count(self, out: torch.Tensor) -> torch.Tensor:
-        self._meter.reward_forward += out.shape[0]
-        if out.requires_grad:
-            n = out.shape[0]
+        n = out.shape[0]
+        self._meter.reward_forward += n
 
-            def on_backward(grad: torch.Tensor) -> None:
-                self._meter.reward_backward += n
+        def on_backward() -> None:
+            self._meter.reward_backward += n
 
-            out.register_hook(on_backward)
-        return out
+        return _on_backward(out, on_backward)
 
     def score(self, images: torch.Tensor, prompts: list[str]) -> torch.Tensor:
         return self._count(self._reward.score(images, prompts))

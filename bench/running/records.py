@@ -27,7 +27,8 @@ SCHEMA_VERSION = 2  # 2: noise_seed (repeated prompt texts draw their own noise)
 COLUMNS = [
     "run_id", "key", "method", "method_settings", "model", "model_revision", "reward_name",
     "suite", "task", "prompt_id", "prompt", "seed", "noise_seed", "reward", "reward_initial", "nfe",
-    "reward_forward", "reward_backward", "seconds", "peak_memory_mb", "eval_seconds",
+    "reward_forward", "reward_backward", "prompts_encoded", "generations", "generator_backward", "other_flops",
+    "tflops_forward", "tflops_backward", "tflops", "seconds", "peak_memory_mb", "eval_seconds",
     "image_path", "grid_index",
 ]
 # Columns that measure the machine rather than the result; they differ between reruns.

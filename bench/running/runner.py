@@ -28,6 +28,8 @@ from bench.errors import BenchError, ResultsError
 from bench.evaluators import Evaluator
 from bench.generators import Generator
 from bench.running import parts
+from bench.running import flops
+from bench.running.flops import Units
 from bench.running.cost import Meter, MeteredGenerator, MeteredReward, measure, stopwatch
 from bench.running.folder import RunFolder, quantize
 from bench.running.grid import Cell, Grid, cells as grid_cells
@@ -68,6 +70,7 @@ class Session:
     folder: RunFolder
     save_images: bool
     columns: dict[str, Any]  # the record columns that are the same on every row
+    flops: Units | None = None  # FLOPs of each part of the work (bench.running.flops); None: not countable
 
 
 @dataclass
@@ -160,8 +163,22 @@ def load(plan: Plan, device: torch.device, created: bool) -> tuple[Session, dict
     columns = {"run_id": plan.folder.path.name, "method": config.method,
                "method_settings": json.dumps(plan.settings, sort_keys=True), "model": config.model,
                "model_revision": generator.info().revision, "reward_name": reward.name, "suite": plan.suite.name}
-    session = Session(plan.method, generator, reward, evaluators, device, plan.folder, config.save_images, columns)
+    session = Session(plan.method, generator, reward, evaluators, device, plan.folder, config.save_images, columns,
+                      count_flops(plan))
     return session, artifacts
+
+
+def count_flops(plan: Plan) -> Units | None:
+    """The setting's FLOP units, counted on meta builds of its models; a plugin model that cannot
+    run on the meta device leaves the run without FLOPs (a warning), never without its images."""
+    config = plan.config
+    try:
+        return flops.units_for(config.model, config.model_options, config.reward, plan.prompts[0].text,
+                               config.dtype)
+    except Exception as e:  # noqa: BLE001 - any model code may fail on meta; the run goes on
+        log.warning("FLOPs not counted for %s + %s (%s: %s); the tflops columns stay empty",
+                    config.model, config.reward, type(e).__name__, str(e).splitlines()[0] if str(e) else "")
+        return None
 
 
 def make_manifest(plan: Plan, session: Session, artifacts: dict[str, Any] | None, world: int,
@@ -180,6 +197,7 @@ def make_manifest(plan: Plan, session: Session, artifacts: dict[str, Any] | None
         "packages": package_versions(), "git_commit": git_commit(),
         "device": {"type": device.type, "name": device_name(device), "world_size": world},
         "torch_threads": torch.get_num_threads(),
+        "flops": session.flops.as_dict() if session.flops is not None else None,
         **({"method_artifacts": artifacts} if artifacts is not None else {}), **kept,
     }
 
@@ -224,6 +242,8 @@ def run_batch(session: Session, batch: list[Cell], record: bool = True,
         raise RuntimeError(f"method '{session.columns['method']}' returned {len(samples)} samples "
                            f"for {len(batch)} rows")
     cost = meter.per_image(len(batch))
+    cost.update(session.flops.per_image(cost) if session.flops is not None else
+                dict.fromkeys(("tflops_forward", "tflops_backward", "tflops"), float("nan")))
     # 2. Evaluation of the final images, timed separately: the reward where the method did
     #    not score its image (the image as made, as the methods score theirs), then the
     #    suite's evaluators on the image as saved (8-bit)

@@ -43,6 +43,9 @@ def attach(generator: Any, path: ckpt.Path, fuse: bool = True) -> tuple[Modulato
     return modulator, meta
 
 
+PAPER_LAYOUT = {"kind": "lora", "rank": 128}  # the paper's f_φ: LoRA rank 128 on every layer, alpha 2·rank
+
+
 # NFEs: the generator's, plus the LoRA modulator's pass of the same network (the paper's
 # modulator; a standalone one's pass is not a generator NFE)
 @method("hypernoise", label="HyperNoise", color="#009E73", marker="D", nfe=lambda settings, g: g + 1,
@@ -60,7 +63,16 @@ class HyperNoise:
         self.modulator: Modulator | SmallModulator | None = None
 
     def prepare(self, generator: Generator) -> dict[str, Any]:
-        """Attach the modulator once, before the first batch; what the manifest records."""
+        """Attach the modulator once, before the first batch; what the manifest records. In a
+        random build (``--weights random``, ``bench cost``) without a checkpoint: an untrained
+        adapter of the paper's layout, which costs what a trained one costs."""
+        from bench.loading import builds
+
+        if not self.checkpoint and builds.random_weights() and generator.name not in ckpt.SHIPPED_FOR:
+            self.modulator = build(generator, PAPER_LAYOUT).requires_grad_(False)
+            if isinstance(self.modulator, Modulator):
+                self.modulator.fuse()
+            return {"checkpoint": f"none: an untrained {PAPER_LAYOUT} adapter (random weights)"}
         path = ckpt.resolve(self.checkpoint, generator.name)
         self.modulator, meta = attach(generator, path)
         return {"checkpoint": str(path), "sha256": ckpt.sha256(path), "training": meta}

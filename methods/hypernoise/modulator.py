@@ -234,6 +234,7 @@ class SmallModulator:
         self.width, self.blocks = width, blocks
         self.net = SmallNet(shape[0], text_dim, width, blocks).to(generator.device)
         self.trainable = True
+        self._flops: float | None = None  # per image, counted once
 
     def layout(self) -> dict:
         return {"kind": "standalone", "width": self.width, "blocks": self.blocks}
@@ -241,7 +242,18 @@ class SmallModulator:
     def __call__(self, generator, z: torch.Tensor, cond: dict) -> tuple[torch.Tensor, torch.Tensor]:
         text = generator.text_vector(cond).float()
         f = self.net(z.float(), text)
+        if hasattr(generator, "add_flops"):  # the run's meter: this pass is no generator NFE
+            generator.add_flops(self.flops_per_image(z, text) * z.shape[0])
         return z.float() + f, f
+
+    def flops_per_image(self, z: torch.Tensor, text: torch.Tensor) -> float:
+        """FLOPs of one image's pass (counted once, on one row: bench.running.flops)."""
+        if self._flops is None:
+            from bench.running.flops import flops_of
+
+            with torch.no_grad():
+                self._flops = flops_of(lambda: self.net(z[:1].detach().float(), text[:1].detach()))[0]
+        return self._flops
 
     def parameters(self) -> list[torch.nn.Parameter]:
         return list(self.net.parameters())
