@@ -55,7 +55,7 @@ def run(method: str | None = None, *, model: str | None = None, reward: str | No
         dtype: str | None = None, settings: dict[str, Any] | None = None,
         model_options: dict[str, Any] | None = None, evaluators: str | Sequence[str] | None = None,
         save_images: bool | None = None, warmup: bool | None = None, extend: bool = False,
-        config: Config = None, progress: bool = False) -> Run:
+        weights: str | None = None, config: Config = None, progress: bool = False) -> Run:
     """Run (or resume) a method over a suite's prompt x seed grid, as `bench run` does; the
     options left None come from bench.toml's [run] and then the defaults."""
     from bench.config import build_config
@@ -66,7 +66,7 @@ def run(method: str | None = None, *, model: str | None = None, reward: str | No
              "limit": limit, "batch_size": batch_size, "out": str(out) if out is not None else None,
              "device": device, "dtype": dtype, "save_images": save_images,
              "evaluators": list(evaluators) if isinstance(evaluators, (list, tuple)) else evaluators,
-             "warmup": warmup, "extend": extend}
+             "warmup": warmup, "extend": extend, "weights": weights}
     cfg = build_config(_toml(config), flags, [], settings=settings, model_options=model_options)
     result = run_grid(cfg, progress=progress)
     from bench.running.manifest import read_manifest

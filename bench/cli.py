@@ -94,6 +94,7 @@ def run(
     config: Optional[Path] = typer.Option(None, "--config", help="Defaults file (default ./bench.toml)."),
     extend: bool = typer.Option(False, "--extend", help="Add seeds or prompts to the run already in --out."),
     no_warmup: bool = typer.Option(False, "--no-warmup", help="Skip the untimed warm-up batch (start-up is then charged to the first images)."),
+    weights: Optional[str] = typer.Option(None, "--weights", help="hub (default) or random: the real architectures with random weights, nothing downloaded (timing and memory checks)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Run a method over a suite's prompt x seed grid; rerunning the same command resumes.
@@ -109,7 +110,7 @@ def run(
                       batch_size=batch_size, out=out, device=device, dtype=dtype, settings=parse_sets(set_),
                       model_options=parse_sets(model_set), evaluators=evaluator or None,
                       save_images=False if no_images else None, warmup=False if no_warmup else None,
-                      extend=extend, config=config, progress=not quiet)
+                      extend=extend, weights=weights, config=config, progress=not quiet)
     if not result.main:  # under torchrun, rank 0 reports
         return
     df = result.records
@@ -187,6 +188,7 @@ def train(
 class Axis(str, Enum):
     seconds = "seconds"
     nfe = "nfe"
+    tflops = "tflops"
 
 
 @app.command()
@@ -350,6 +352,46 @@ class ListKind(str, Enum):
     rewards = "rewards"
     suites = "suites"
     evaluators = "evaluators"
+
+
+@app.command()
+@cli_errors
+def cost(
+    method: Optional[str] = typer.Option(None, "--method", "-m", help="Test-time method (bench list methods)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Generator (bench list models)."),
+    reward: Optional[str] = typer.Option(None, "--reward", help="Reward name or weighted sum '5*a+b'."),
+    suite: Optional[str] = typer.Option(None, "--suite", help="Suite whose first prompt is the probe (every tokenizer pads, so any prompt gives the same counts)."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="float32, float16 or bfloat16 (memory only; FLOPs do not depend on it)."),
+    batch_size: int = typer.Option(1, "--batch-size", min=1, help="Rows per method call, for the memory estimate."),
+    set_: List[str] = typer.Option([], "--set", help="Method setting key=value (repeatable)."),
+    model_set: List[str] = typer.Option([], "--model-set", help="Model option key=value, e.g. steps=4 (repeatable)."),
+    paper: bool = typer.Option(False, "--paper", help="The papers' settings instead (every published row with seconds: SD-Turbo, SANA-Sprint, FLUX-Schnell x base, best-of-50, ReNO-50, HyperNoise), beside their seconds (7 minutes on 2 CPU cores)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Defaults file (default ./bench.toml)."),
+) -> None:
+    """FLOPs per image, parameters and peak memory of a setting, counted on its real architectures
+    built on the meta device: no weights, no download, nothing run for real.
+
+    Example: bench cost --model sd-turbo --method reno --reward reno-ensemble --set iterations=50
+    """
+    from bench.analysis.published import published as published_rows
+    from bench.config import build_config, parse_sets, read_toml
+    from bench.report import costs
+    from bench.running.estimate import estimate
+    from bench.suites import load_suite
+
+    if paper:
+        rows = []
+        for st in costs.paper_settings(published_rows()):
+            typer.echo(f"counting {st['model']} · {st['method']} ...", err=True)
+            rows.append(estimate(st["method"], st["settings"], st["model"], st["options"], costs.PAPER_REWARD,
+                                 costs.PAPER_PROMPT, st["dtype"]))
+        typer.echo(costs.markdown(costs.paper_table(rows, published_rows())))
+        return
+    flags = {"method": method, "model": model, "reward": reward, "suite": suite, "dtype": dtype}
+    cfg = build_config(read_toml(config), flags, set_, model_set)
+    prompt = load_suite(cfg.suite).prompts[0].text
+    typer.echo(costs.describe(estimate(cfg.method, cfg.settings, cfg.model, cfg.model_options, cfg.reward, prompt,
+                                       cfg.dtype, batch_size)))
 
 
 @app.command("list")

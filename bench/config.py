@@ -13,7 +13,7 @@ from bench.errors import ConfigError
 DEFAULT_CONFIG = Path("bench.toml")
 MAX_SEED = 2**63 - 1  # seeds are stored as int64
 RUN_KEYS = {"method", "model", "reward", "suite", "seeds", "limit", "batch_size", "out", "device",
-            "dtype", "save_images", "evaluators", "warmup"}
+            "dtype", "save_images", "evaluators", "warmup", "weights"}
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class RunConfig:
     out: str | None = None
     device: str = "cpu"
     dtype: str = "float32"
+    weights: str = "hub"  # "random": real architectures with random weights, nothing downloaded (bench.loading.builds)
     save_images: bool = True
     evaluators: tuple[str, ...] | None = None  # None: the suite's; () with --evaluator none
     warmup: bool = True  # one untimed batch first, so start-up costs are not charged to images
@@ -146,6 +147,9 @@ def build_config(toml: dict[str, Any], flags: dict[str, Any], sets: list[str],
     for key in ("method", "model", "reward", "suite", "device", "dtype"):
         if not isinstance(values[key], str) or not values[key]:
             raise ConfigError(f"{key} must be a non-empty string, got {values[key]!r}")
+    from bench.loading.builds import check_weights
+
+    check_weights(values["weights"])
     if values["out"] is not None and (not isinstance(values["out"], str) or not values["out"]):
         raise ConfigError(f"out must be a folder path (a string), got {values['out']!r}")
     method_table = toml.get("methods", {}).get(values["method"], {})

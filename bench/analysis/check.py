@@ -19,8 +19,8 @@ must hold the same grid as the run.
 
 Metrics: ``reward`` (mean), ``overall`` (GenEval's overall score), ``t2i`` (the T2I-CompBench
 score), ``vqascore`` (bench.analysis.quality says how each is computed), ``task_<name>`` (one task's mean of
-the run's judge: GenEval accuracy, else the T2I-CompBench score, else VQAScore), ``nfe`` and
-``seconds`` (per image; ``max`` bounds them). Rules: ``min``, ``max``,
+the run's judge: GenEval accuracy, else the T2I-CompBench score, else VQAScore), ``nfe``,
+``seconds`` and ``tflops`` (per image; ``max`` bounds them). Rules: ``min``, ``max``,
 ``max_drop`` (baseline − run ≤ max_drop). A run whose (suite, method) has no table, an unknown
 metric or rule, or a missing baseline run is bad input.
 """
@@ -53,14 +53,14 @@ class Outcome:
 
 def metric(df: pd.DataFrame, name: str) -> float:
     """One number of a run's records, by name (see the module docs)."""
-    if name in ("reward", "nfe", "seconds"):
+    if name in ("reward", "nfe", "seconds", "tflops") and name in df:
         return float(df[name].mean())
     have = quality.available(df)
     if name in have:  # overall (GenEval), t2i (T2I-CompBench), vqascore
         return quality.value(df, name)
     if name.startswith("task_") and have[0] != "reward" and name[5:] in set(df["task"]):
         return quality.task_means(df, have[0])[name[5:]]  # the run's judge, per task
-    raise ConfigError(f"metric '{name}' is not in this run's records; use reward, nfe, seconds, "
+    raise ConfigError(f"metric '{name}' is not in this run's records; use reward, nfe, seconds, tflops, "
                       "overall / t2i / vqascore where the run was judged by GenEval / T2I-CompBench / VQAScore, "
                       "or task_<name>")
 

@@ -90,6 +90,9 @@ def no_baseline_note(tab: pd.DataFrame) -> str:
             "--baseline SETTING pairs the others with one of them")
 
 
+AXES = ("seconds", "nfe", "tflops")  # the compute axes of the Pareto frontier
+
+
 def table(df: pd.DataFrame, baseline: str | None = None, n_boot: int = 1000, x: str = "seconds",
           quality: str = "auto") -> pd.DataFrame:
     """One row per setting: images, reward and quality (bench.analysis.quality: GenEval overall, the
@@ -97,7 +100,7 @@ def table(df: pd.DataFrame, baseline: str | None = None, n_boot: int = 1000, x: 
     per task, seconds / NFEs per image, peak memory; against ``baseline`` (a label or a method
     name), the paired differences of reward and quality with their intervals (NaN on the
     baseline's own row, marked ``baseline``); and whether the
-    setting is on the Pareto frontier of quality against ``x`` (seconds or nfe)."""
+    setting is on the Pareto frontier of quality against ``x`` (seconds, nfe or tflops)."""
     quality = qual.choose(df, quality)
     base = _pick(df, baseline) if baseline else None
     base_label = base["label"].iat[0] if base is not None else None
@@ -114,6 +117,7 @@ def table(df: pd.DataFrame, baseline: str | None = None, n_boot: int = 1000, x: 
             row.update({f"task_{task}": v for task, v in qual.task_means(d, quality).items()})  # suite order
         row["seconds"] = float(d["seconds"].mean())
         row["nfe"] = float(d["nfe"].mean())
+        row["tflops"] = float(d["tflops"].mean()) if "tflops" in d else np.nan  # NaN: a run without FLOP counts
         row["peak_memory_mb"] = float(d["peak_memory_mb"].max()) if "peak_memory_mb" in d else np.nan
         if base is not None:
             row["baseline"] = label == base_label
@@ -178,7 +182,7 @@ class Comparison:
     table: pd.DataFrame  # one row per setting: estimates with 95 % intervals, paired gains, Pareto
     records: pd.DataFrame  # the runs' records merged, with a ``label`` column (the setting)
     quality: str  # the quality axis (overall, t2i, vqascore or reward)
-    x: str  # the compute axis of the Pareto frontier (seconds or nfe)
+    x: str  # the compute axis of the Pareto frontier (seconds, nfe or tflops)
     costs: dict[str, dict[str, Any] | None]  # setting -> its one-off training cost (None: none)
     files: dict[str, Path] = field(default_factory=dict)  # name -> path, once written
 
@@ -189,10 +193,15 @@ def comparison(paths: list[Path], baseline: str | None = None, x: str = "seconds
     ``default_baseline``); the table carries each setting's training cost (0 where none)."""
     from bench.analysis.amortise import training_cost
 
-    if x not in ("seconds", "nfe"):
-        raise ConfigError(f"compute axis '{x}' is not seconds or nfe; use one of them")
+    if x not in AXES:
+        raise ConfigError(f"compute axis '{x}' is not one of {', '.join(AXES)}; use one of them")
     df = load_runs(paths)
     quality = qual.choose(df, quality)  # an unavailable quality: one clear error before anything is written
+    if x == "tflops":
+        uncounted = sorted({str(r) for r, d in df.groupby("run_dir") if "tflops" not in d or d["tflops"].isna().any()})
+        if uncounted:
+            raise ResultsError(f"{', '.join(uncounted)} hold no FLOP counts (made before bench counted FLOPs, or with "
+                               "a model that cannot run on the meta device); rerun them, or use --x seconds")
     tab = table(df, baseline or default_baseline(df), n_boot=n_boot, x=x, quality=quality)
     costs = {label: training_cost(Path(d["run_dir"].iat[0])) for label, d in df.groupby("label", sort=False)}
     for key in ("seconds", "nfe"):

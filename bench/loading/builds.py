@@ -97,11 +97,20 @@ def source(repo_id: str, subfolder: str | None, suffix: str = "") -> str:
 
 
 def _tokenizer(cls: Any, repo_id: str, subfolder: str | None) -> Any:
+    """A stand-in with the real one's length, start and end tokens. Text that a model pads to a
+    fixed length (CLIP, T5, BERT) gets exactly the real shapes; text it does not pad (SANA's
+    Gemma prefix, the "complex human instruction") is cut at words and punctuation marks, which
+    approximates a sub-word tokenizer's count of English text."""
     from bench.loading import tiny
 
     suffix = "" if subfolder and "tokenizer" in subfolder else "-tokenizer"
     spec = config(repo_id, subfolder, suffix)["_tokenizer"]
-    return tiny.char_tokenizer(int(spec["model_max_length"]), bos=bool(spec["bos"]), eos=bool(spec["eos"]))
+    tokenizer = tiny.char_tokenizer(int(spec["model_max_length"]), bos=bool(spec["bos"]), eos=bool(spec["eos"]))
+    from tokenizers import Regex, pre_tokenizers
+
+    # one token per word or punctuation mark (unknown to the vocabulary: the shapes are what count)
+    tokenizer.backend_tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(r"\w+|[^\w\s]"), behavior="isolated")
+    return tokenizer
 
 
 def build(cls: Any, repo_id: str, subfolder: str | None = None, *, dtype: torch.dtype | None = None,
@@ -136,6 +145,9 @@ def _processor(cls: Any, repo_id: str, subfolder: str | None) -> Any:
     """A processor from its shipped image-processor config and a random-build tokenizer."""
     import transformers
 
+    if cls.__name__.startswith("Auto"):  # a VLM's processor expands image tokens with its real vocabulary
+        raise WeightsError(f"{repo_id}'s processor cannot be built without its files; "
+                           "this model has no --weights random build")
     pre = config(repo_id, subfolder, "-preprocessor")
     image_cls = getattr(transformers, pre.pop("image_processor_type", "") or "", None)
     tokenizer = _tokenizer(cls, repo_id, subfolder)

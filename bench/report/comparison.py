@@ -127,7 +127,7 @@ def _write(out: Path, df: pd.DataFrame, tab: pd.DataFrame, quality: str, x: str,
     atomic_write_text(out / "table.md", markdown(tab, quality))
     written.update({"table.csv": out / "table.csv", "table.md": out / "table.md"})
     what = [", ".join(sorted(df[c].astype(str).unique())) for c in ("suite", "model", "reward_name")]
-    overlay = bool(model_pub) and model_pub in models and x == "seconds"
+    overlay = bool(model_pub) and model_pub in models and x in ("seconds", "tflops")
     # published scores without a cost (T2I-CompBench's): levels on the plot, for runs of that very model
     levels = (pub.levels(model_pub, [str(t) for t in dict.fromkeys(df["task"])], suite_pub)
               if suite_pub and points is None and model_pub in models else None)

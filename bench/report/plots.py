@@ -22,7 +22,16 @@ from bench.analysis.quality import get as quality_axis
 from bench.report import style
 from methods.base import method_info
 
-X_LABELS = {"seconds": "seconds per image (log scale)", "nfe": "generator evaluations (NFEs) per image (log scale)"}
+X_LABELS = {"seconds": "seconds per image (log scale)", "nfe": "generator evaluations (NFEs) per image (log scale)",
+            "tflops": "TFLOPs per image (log scale)"}
+PUBLISHED_X = {"seconds": "seconds per image as reported (log scale)",
+               "tflops": "TFLOPs per image, counted on the same architectures (log scale)"}
+
+
+def published_x(x: str, published: pd.DataFrame | None) -> str:
+    """The published points' cost column: their TFLOPs on a TFLOPs plot (bench cost --paper
+    counted them), else the seconds the papers report."""
+    return "tflops" if x == "tflops" and published is not None and "tflops" in published else "seconds"
 
 
 # -- quality against compute ------------------------------------------------------------------------
@@ -39,10 +48,12 @@ def pareto_figure(tab: pd.DataFrame, quality: str, x: str = "seconds", title: st
     """Quality against ``x`` per image: one point per setting with its 95 % interval, each method's
     budgets joined by a line, the Pareto frontier as a grey band running right from each frontier
     point. ``published`` points (bench.analysis.published.points) are hollow: on the same axes when
-    ``overlay`` (same model, seconds axis), else in a panel beside it sharing the quality axis.
+    ``overlay`` (same model, seconds or TFLOPs axis), else in a panel beside it sharing the quality
+    axis, at their TFLOPs on a TFLOPs plot and their reported seconds otherwise.
     ``levels`` (published scores without a cost) are dotted lines across the plot, labelled. The
     legend sits outside the axes; a caption under them says what the points and bars are."""
-    pub = published.dropna(subset=["seconds"]).sort_values("seconds") if published is not None else None
+    px = published_x(x, published)
+    pub = published.dropna(subset=[px]).sort_values(px) if published is not None else None
     side = pub is not None and not pub.empty and not overlay
     looks = style.Looks(list(tab["method"]) + (list(published["method"]) if published is not None else [])
                         + (list(levels["method"]) if levels is not None else []))
@@ -65,7 +76,7 @@ def pareto_figure(tab: pd.DataFrame, quality: str, x: str = "seconds", title: st
                 elinewidth=1, ms=6, zorder=3)
         # 2. Limits, with room around the points and their bars
         ax.set_xscale("log")
-        _set_limits(ax, tab, x, quality, published if overlay else None, levels)
+        _set_limits(ax, tab, x, quality, published if overlay else None, levels, px)
         # 3. The frontier: from each frontier point to the next, then on to the right edge
         front = tab[tab["pareto"]].sort_values(x)
         fx, fy = _frontier(front[x].to_numpy(float), front[quality].to_numpy(float), ax.get_xlim()[1])
@@ -73,13 +84,13 @@ def pareto_figure(tab: pd.DataFrame, quality: str, x: str = "seconds", title: st
         handles["Pareto frontier"] = band
         # 4. Published numbers
         if pub is not None and not pub.empty:
-            handles["published (hollow)"] = _published_points(pax, pub, looks)
+            handles["published (hollow)"] = _published_points(pax, pub, looks, px)
             if side:
                 pax.set_xscale("log")
-                lo, hi = pub["seconds"].min(), pub["seconds"].max()
+                lo, hi = pub[px].min(), pub[px].max()
                 pax.set_xlim(lo / 2.2, hi * 2.2)
                 style.log_axis(pax.xaxis)
-                pax.set_xlabel("seconds per image as reported (log scale)")
+                pax.set_xlabel(PUBLISHED_X[px])
                 pax.set_title(published_title, fontsize=8.5)
         if levels is not None:
             for _, row in levels.iterrows():
@@ -103,8 +114,8 @@ def pareto_figure(tab: pd.DataFrame, quality: str, x: str = "seconds", title: st
             placer.avoid_line(ax, g[x], g[quality])
         placer.avoid_line(ax, fx, fy, width=6)
         if pub is not None and not pub.empty:
-            placer.avoid_points(pax, pub["seconds"], pub["value"])
-            placer.avoid_line(pax, pub["seconds"], pub["value"])
+            placer.avoid_points(pax, pub[px], pub["value"])
+            placer.avoid_line(pax, pub[px], pub["value"])
         if levels is not None:
             for _, row in levels.iterrows():
                 placer.place(ax, 0.02, row["value"], f"published {row['label']}: {row['value']:.3f}",
@@ -116,14 +127,14 @@ def pareto_figure(tab: pd.DataFrame, quality: str, x: str = "seconds", title: st
                 placer.place(ax, row[x], row[quality], text, looks.color(row["method"]), gid="point-label")
         if pub is not None:
             for _, row in pub.iterrows():
-                placer.place(pax, row["seconds"], row["value"], row["label"], looks.color(row["method"]),
+                placer.place(pax, row[px], row["value"], row["label"], looks.color(row["method"]),
                              gid="published-label")
     return fig
 
 
 def _set_limits(ax: Any, tab: pd.DataFrame, x: str, quality: str, published: pd.DataFrame | None,
-                levels: pd.DataFrame | None) -> None:
-    xs = list(tab[x]) + (list(published["seconds"].dropna()) if published is not None else [])
+                levels: pd.DataFrame | None, px: str = "seconds") -> None:
+    xs = list(tab[x]) + (list(published[px].dropna()) if published is not None else [])
     lo, hi = min(xs), max(xs)
     pad = max((hi / lo) ** 0.07, 1.35)
     ax.set_xlim(lo / pad, hi * pad * 1.1)
@@ -163,20 +174,22 @@ def _caption(tab: pd.DataFrame, quality: str, x: str, side: bool) -> str:
     what = _y_label(tab, quality)
     if what != quality_axis(quality).label:  # one task's: "accuracy on colors (the only task)"
         what = what[0].lower() + what[1:]
-    cost = ("wall-clock seconds of the method call per image (reward and judge excluded)" if x == "seconds"
-            else "generator network evaluations per image")
+    cost = {"seconds": "wall-clock seconds of the method call per image (reward and judge excluded)",
+            "nfe": "generator network evaluations per image",
+            "tflops": "floating-point operations per image (10¹²), counted on the models' real architectures: "
+                      "every generator, reward and backward pass the method made"}[x]
     text = (f"Points: each setting's {what} over {size}; bars: 95 % bootstrap intervals, prompts resampled within tasks. "
             f"x: {cost}. Grey band: the Pareto frontier (the best quality bought at each cost).")
     return "\n".join(textwrap.wrap(text, 165 if side else 125))
 
 
-def _published_points(ax: Any, pub: pd.DataFrame, looks: style.Looks) -> Any:
+def _published_points(ax: Any, pub: pd.DataFrame, looks: style.Looks, px: str = "seconds") -> Any:
     """Hollow markers in the methods' colours and markers, joined in order of cost (``pub`` sorted
-    by it); returns the legend's handle."""
+    by it, the column ``px``); returns the legend's handle."""
     for _, row in pub.iterrows():
         color, marker = looks.look(row["method"])
-        ax.plot(row["seconds"], row["value"], marker=marker, ms=7, mfc="white", mec=color, mew=1.6, ls="none", zorder=3)
-    ax.plot(pub["seconds"], pub["value"], ls=":", color="#999999", lw=1, zorder=2)
+        ax.plot(row[px], row["value"], marker=marker, ms=7, mfc="white", mec=color, mew=1.6, ls="none", zorder=3)
+    ax.plot(pub[px], pub["value"], ls=":", color="#999999", lw=1, zorder=2)
     (handle,) = ax.plot([], [], marker="o", ms=7, mfc="white", mec="#555555", mew=1.6, ls=":", color="#999999")
     return handle
 

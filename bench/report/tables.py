@@ -12,10 +12,11 @@ def display(tab: pd.DataFrame, quality: str) -> tuple[list[str], list[list[str]]
     """The table as a reader sees it (markdown, HTML): header and formatted cells, estimates
     with their intervals, cost, paired gains, Pareto membership."""
     paired = "d_reward" in tab
+    flops = "tflops" in tab and tab["tflops"].notna().any()  # runs made before FLOPs were counted: no column
     judged = quality != "reward"
     header = qual.get(quality).header
     head = ["setting", "prompts", "images", "reward", *([header] if judged else []),
-            "s / image", "NFE / image", *(["Δ reward", *([f"Δ {header}"] if judged else [])] if paired else []),
+            "s / image", "NFE / image", *(["TFLOPs / image"] if flops else []), *(["Δ reward", *([f"Δ {header}"] if judged else [])] if paired else []),
             "Pareto"]
 
     def ci(row: pd.Series, key: str, fmt: str) -> str:
@@ -29,6 +30,8 @@ def display(tab: pd.DataFrame, quality: str) -> tuple[list[str], list[list[str]]
         if judged:
             cells.append(ci(row, quality, ".3f"))
         cells += [seconds(row["seconds"]), f"{row['nfe']:g}"]
+        if flops:
+            cells.append(seconds(row["tflops"]))  # three significant digits, as seconds
         if paired:
             cells.append(ci(row, "d_reward", "+.2f"))
             if judged:
@@ -39,7 +42,7 @@ def display(tab: pd.DataFrame, quality: str) -> tuple[list[str], list[list[str]]
 
 
 def seconds(value: float) -> str:
-    """Seconds to three significant digits, zeros kept (0.00240, 0.0603, 12.3, 1,234)."""
+    """Seconds (or TFLOPs) to three significant digits, zeros kept (0.00240, 0.0603, 12.3, 1,234)."""
     if pd.isna(value):
         return ""
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:#.3g}".rstrip(".")

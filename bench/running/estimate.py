@@ -1,36 +1,40 @@
 """What a setting costs, without running anything real: `bench cost`.
 
-The method's own code runs once, on the setting's models built on the meta device (real
-architectures, no weights: ``bench.loading.builds``), behind the same meters as a run. That gives:
+The setting's models are built on the meta device (real architectures, no weights:
+``bench.loading.builds``), and three things are measured:
 
-- the per-image counts a run would record (NFEs, reward passes, ...), from the method's own
-  code path: nothing is re-derived by hand for each method;
-- FLOPs per image, split by part (``bench.running.flops``'s units times those counts: the model
-  FLOPs a run records), and the FLOPs the hardware executes (counted directly over the whole
-  method call: gradient checkpointing's recomputed forwards are in it, the model FLOPs leave
-  them out, as MFU does);
-- parameters per part, and an estimate of peak memory for the dtype and batch: the weights plus
-  the most bytes that the method's tensors held at once (every op's outputs, freed when their
-  storage dies). It leaves out the allocator's caching and fragmentation, workspaces and the
-  CUDA context, so a GPU run needs somewhat more.
+1. Counts. The method's own code runs once behind the same meters as a run, on stand-ins of
+   the models that keep every attribute of the meta builds but make their images and scores in
+   no time (a meta network pass costs seconds of Python; ReNO-50 would cost minutes). So the
+   per-image counts a run would record (NFEs, reward passes, backward passes) come from the
+   method's own code path; nothing is re-derived by hand for each method. A value read off a
+   tensor (a loss compared, a best image picked) reads as 1 (``flops.MetaScalars``): costs that
+   depend on values (ReNO stopping early) are the full-budget costs here.
+2. FLOPs. ``bench.running.flops``'s units on the meta builds times those counts: the model
+   FLOPs a run records, split by part. Where the method turns on gradient checkpointing, the
+   backward through the generator is counted again with it on: the hardware FLOPs add the
+   recomputed forwards, which the model FLOPs leave out (as MFU does).
+3. Memory, for the dtype and batch: the weights (and what the method's ``prepare`` adds, a
+   fused adapter's weights), plus the most bytes live at once in one step of as many images as
+   the method's largest ``generate`` call made (best-of-N's candidates in flight; at least
+   ``batch``): generate and score, with the backward to the noise where the method
+   backpropagates, with checkpointing where it turns it on. It leaves out the allocator's caching and
+   fragmentation, workspaces and the CUDA context: a GPU run needs somewhat more.
 
-A value read off a tensor (a loss compared, a best image picked) has no answer on meta and reads
-as 1 (``flops.MetaScalars``); costs that depend on values (ReNO stopping early) are the
-full-budget costs here. HyperNoise under a random build gets an untrained adapter of the paper's
-layout (``methods.hypernoise``).
+HyperNoise in a random build gets an untrained adapter of the paper's layout (``methods.hypernoise``).
 """
 
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
-from torch.utils.flop_counter import FlopCounterMode
 
+from bench.errors import BenchError
 from bench.running import flops
 from bench.running.cost import Meter, MeteredGenerator, MeteredReward
 
@@ -46,8 +50,9 @@ class LiveBytes(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001 - torch's signature
         out = func(*args, **(kwargs or {}))
+        inputs = {t.untyped_storage()._cdata for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)}
         for t in tree_flatten(out)[0]:
-            if isinstance(t, torch.Tensor):
+            if isinstance(t, torch.Tensor) and t.untyped_storage()._cdata not in inputs:  # not a view, not in-place
                 self._track(t.untyped_storage())
         return out
 
@@ -66,6 +71,49 @@ class LiveBytes(TorchDispatchMode):
         self._seen.discard(key)
 
 
+class GeneratorStandIn:
+    """The meta generator with free ``generate`` / ``network_output`` (shaped outputs, linked to
+    the noise for autograd); records whether the method turned on gradient checkpointing."""
+
+    def __init__(self, generator: Any, image_shape: tuple[int, ...]):
+        self._generator, self._image_shape = generator, tuple(image_shape)
+        self.checkpointing = False
+        self.rows = 0  # the most images one generate call made (best-of-N's candidates in flight)
+
+    def generate(self, z: torch.Tensor, cond: Any) -> torch.Tensor:
+        self.rows = max(self.rows, z.shape[0])
+        link = z.flatten(1).sum(dim=1).view(-1, *[1] * len(self._image_shape)) * 0
+        return link + torch.zeros(self._image_shape, device=z.device)
+
+    def network_output(self, z: torch.Tensor, cond: Any) -> torch.Tensor:
+        return z * 0
+
+    def enable_gradient_checkpointing(self) -> None:
+        self.checkpointing = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._generator, name)
+
+
+class RewardStandIn:
+    """The meta reward with a free ``score`` (zeros linked to the images)."""
+
+    def __init__(self, reward: Any):
+        self._reward = reward
+
+    def score(self, images: torch.Tensor, prompts: list[str]) -> torch.Tensor:
+        return images.flatten(1).sum(dim=1) * 0
+
+    def loss(self, images: torch.Tensor, prompts: list[str]) -> torch.Tensor:
+        return self._reward.loss_offset - self.score(images, prompts)
+
+    def __call__(self, images: torch.Tensor, prompts: list[str]) -> torch.Tensor:
+        return self.score(images, prompts)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reward, name)
+
+
 @dataclass
 class Estimate:
     """One setting's cost per image, from the method's code on meta models."""
@@ -75,11 +123,11 @@ class Estimate:
     units: flops.Units
     parts: dict[str, float]  # TFLOPs per image by part (model FLOPs)
     tflops: float  # model FLOPs per image (= the run's `tflops` column)
-    hardware_tflops: float  # everything executed per image, checkpointing's recomputation included
+    hardware_tflops: float  # with checkpointing's recomputed forwards
     parameters: dict[str, int]
-    weights_gb: float
-    peak_gb: float  # weights + the method's most live tensors, for the dtype and batch
-    notes: list[str] = field(default_factory=list)
+    weights_gb: float  # the models' weights and buffers, and what the method's prepare added
+    peak_gb: float  # weights + the most live bytes in one step of `batch` images
+    checkpointing: bool  # the method turned on gradient checkpointing
 
     def row(self) -> dict[str, Any]:
         """A flat row for tables."""
@@ -89,48 +137,40 @@ class Estimate:
 
 
 def _numel(modules: list[torch.nn.Module]) -> int:
-    seen: set[int] = set()
-    total = 0
-    for m in modules:
-        for p in m.parameters():
-            if id(p) not in seen:
-                seen.add(id(p))
-                total += p.numel()
-    return total
+    return sum(p.numel() for p in {id(p): p for m in modules for p in m.parameters()}.values())
 
 
 def _bytes(modules: list[torch.nn.Module]) -> int:
-    seen: set[int] = set()
-    total = 0
-    for m in modules:
-        for t in [*m.parameters(), *m.buffers()]:
-            if id(t) not in seen:
-                seen.add(id(t))
-                total += t.numel() * t.element_size()
-    return total
+    tensors = {id(t): t for m in modules for t in [*m.parameters(), *m.buffers()]}
+    return sum(t.numel() * t.element_size() for t in tensors.values())
 
 
 def parameters(generator: Any, reward: Any) -> dict[str, int]:
-    """Parameters by part: text encoders, denoiser, VAE (the rest of the generator), reward."""
-    mods = generator.modules()
+    """Parameters by part: text encoders, denoiser, the rest of the generator (VAE), reward."""
     text = list(getattr(generator, "text_encoders", []))
-    denoiser = [generator.network()] if _has_network(generator) else []
-    rest = [m for m in mods if all(m is not t for t in text + denoiser)]
+    try:
+        denoiser = [generator.network()]
+    except BenchError:  # a generator that does not expose its network
+        denoiser = []
+    rest = [m for m in generator.modules() if all(m is not t for t in text + denoiser)]
     return {"text": _numel(text), "denoiser": _numel(denoiser), "decoder": _numel(rest), "reward": _numel([reward])}
 
 
-def _has_network(generator: Any) -> bool:
-    try:
-        generator.network()
-        return True
-    except Exception:  # noqa: BLE001 - a generator without an exposed network
-        return False
+def step(generator: Any, reward: Any, prompts: list[str], backward: bool) -> None:
+    """One step of ``len(prompts)`` images: generate, score, and backpropagate to the noise."""
+    cond = generator.encode(prompts)
+    z = generator.noise(list(range(len(prompts))))
+    with torch.set_grad_enabled(backward):
+        z.requires_grad_(backward)
+        score = reward.score(generator.generate(z, cond), prompts)
+        if backward:
+            torch.autograd.grad(score.sum(), z)
 
 
 def estimate(method: str, settings: dict[str, Any], model: str, model_options: dict[str, Any], reward: str,
              prompt: str, dtype: str = "float32", batch: int = 1) -> Estimate:
-    """Run ``method`` once on meta builds of ``model`` and ``reward`` with ``batch`` copies of
-    ``prompt``; its cost per image (see the module docstring)."""
+    """``method``'s cost per image with ``batch`` rows of ``prompt`` on meta builds of ``model``
+    and ``reward`` (see the module docstring)."""
     from bench.loading import builds
     from methods.base import Job, load_method
 
@@ -138,19 +178,38 @@ def estimate(method: str, settings: dict[str, Any], model: str, model_options: d
     generator, scorer = flops.meta_models(model, model_options, reward, dtype)
     generator.check_prompts([prompt])
     units = flops.count(generator, scorer, prompt)
-    with builds.weights("random", "meta"):
-        runner.prepare(generator)
-    params = parameters(generator, scorer)
     weights = _bytes([*generator.modules(), scorer])
+    with builds.weights("random", "meta"), LiveBytes() as added:
+        runner.prepare(generator)
+    weights += added.live
+    # 1. Counts: the method's own code on stand-ins
+    with flops.MetaScalars():
+        image_shape = generator.generate(generator.noise([0]), generator.encode([prompt])).shape[1:]
+    stand_in = GeneratorStandIn(generator, image_shape)
     meter = Meter()
-    job = Job(MeteredGenerator(generator, meter), MeteredReward(scorer, meter), [prompt] * batch,
+    job = Job(MeteredGenerator(stand_in, meter), MeteredReward(RewardStandIn(scorer), meter), [prompt] * batch,
               list(range(batch)), meter)
-    with FlopCounterMode(display=False) as counter, flops.MetaScalars(), LiveBytes() as live:
+    with flops.MetaScalars():
         runner(job)
     counts = {k: v for k, v in meter.per_image(batch).items() if k not in ("seconds", "peak_memory_mb")}
+    # 2. FLOPs: units times counts; the backward again with checkpointing where the method uses it
     parts = {k: counts.get(flops.COUNTS[k], 0) * getattr(units, k) / 1e12 for k in (*flops.FORWARD, *flops.BACKWARD)}
     parts["other"] = counts.get("other_flops", 0) / 1e12
+    model_tflops = sum(parts.values())
+    backward = counts.get("generator_backward", 0) > 0
+    if stand_in.checkpointing:
+        generator.enable_gradient_checkpointing()
+    recompute = 0.0
+    if stand_in.checkpointing and backward:
+        images_fn = lambda: generator.generate(generator.noise([0]).requires_grad_(True), generator.encode([prompt]))  # noqa: E731
+        with flops.MetaScalars():
+            images = images_fn()
+        executed, _ = flops.flops_of(lambda: images.backward(torch.ones_like(images)))
+        recompute = counts["generator_backward"] * max(executed - units.generator_backward, 0.0) / 1e12
+    # 3. Memory: one step of the batch (never under the FLOP counter, which keeps checkpointed tensors alive)
+    with flops.MetaScalars(), LiveBytes() as live:
+        step(generator, scorer, [prompt] * max(stand_in.rows, batch), backward)
     setting = {"model": model, "method": method, "settings": settings, "reward": reward, "dtype": dtype,
                "batch": batch}
-    return Estimate(setting, counts, units, parts, sum(parts.values()), counter.get_total_flops() / batch / 1e12,
-                    params, weights / 1e9, (weights + live.peak) / 1e9)
+    return Estimate(setting, counts, units, parts, model_tflops, model_tflops + recompute,
+                    parameters(generator, scorer), weights / 1e9, (weights + live.peak) / 1e9, stand_in.checkpointing)

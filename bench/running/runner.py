@@ -136,7 +136,8 @@ def make_plan(config: RunConfig, device: torch.device) -> Plan:
     grid = Grid.of(suite, config.limit, config.seeds, names)
     setting = {"method": config.method, "settings": settings, "model": config.model,
                "model_options": config.model_options, "reward": config.reward, "suite": suite.name,
-               "suite_sha256": suite.sha256, "dtype": config.dtype}
+               "suite_sha256": suite.sha256, "dtype": config.dtype,
+               **({"weights": config.weights} if config.weights != "hub" else {})}
     identity = {**setting, **grid.identity(), "hardware": parts.hardware(device)}
     cells = grid_cells(suite.prompts, config.limit, grid.seeds)
     prompts = list(dict.fromkeys(c.prompt for c in cells))
@@ -148,14 +149,17 @@ def load(plan: Plan, device: torch.device, created: bool) -> tuple[Session, dict
     leaves no empty folder behind. The session, and what the method's ``prepare`` returned."""
     from bench.evaluators import load_evaluator
 
+    from bench.loading import builds
+
     config = plan.config
     try:
-        generator, reward = parts.load_models(config.model, config.model_options, config.reward, device,
-                                              config.dtype, [p.text for p in plan.prompts])
-        artifacts = plan.method.prepare(generator)  # a trained modulator, say: once, here
-        evaluators = [load_evaluator(name, device=device) for name in plan.grid.evaluators]
-        for evaluator in evaluators:
-            evaluator.prepare(plan.prompts)
+        with builds.weights(config.weights, device):  # --weights random: no download (bench.loading.builds)
+            generator, reward = parts.load_models(config.model, config.model_options, config.reward, device,
+                                                  config.dtype, [p.text for p in plan.prompts])
+            artifacts = plan.method.prepare(generator)  # a trained modulator, say: once, here
+            evaluators = [load_evaluator(name, device=device) for name in plan.grid.evaluators]
+            for evaluator in evaluators:
+                evaluator.prepare(plan.prompts)
     except BenchError:
         if created:
             plan.folder.remove_if_empty()
