@@ -374,7 +374,7 @@ def cost(
     Example: bench cost --model sd-turbo --method reno --reward reno-ensemble --set iterations=50
     """
     from bench.analysis.published import published as published_rows
-    from bench.config import build_config, parse_sets, read_toml
+    from bench.config import build_config, read_toml
     from bench.report import costs
     from bench.running.estimate import estimate
     from bench.suites import load_suite

@@ -199,8 +199,8 @@ class Rewrite:
 REWRITES = [
     Rewrite(("run", "train", "evaluate"), "--device", "cpu", None, "no GPU here (cuda, cuda:N -> cpu)"),
     Rewrite(("run", "train"), "--dtype", "float32", None, "float16/bfloat16 are for GPUs"),
-    Rewrite(("run", "train"), "--model", tiny_model, None, "hub models -> their -tiny twins (sd-turbo -> sd-turbo-tiny): same code, no download"),
-    Rewrite(("run", "train"), "--reward", tiny_reward, None, "hub rewards -> their -tiny builds (reno-ensemble -> reno-ensemble-tiny)"),
+    Rewrite(("run", "train", "cost"), "--model", tiny_model, None, "hub models -> their -tiny twins (sd-turbo -> sd-turbo-tiny): same code, no download"),
+    Rewrite(("run", "train", "cost"), "--reward", tiny_reward, None, "hub rewards -> their -tiny builds (reno-ensemble -> reno-ensemble-tiny)"),
     Rewrite(("run", "evaluate"), "--evaluator", tiny_evaluator, None, "hub judges -> their -tiny builds (vqascore -> vqascore-tiny)"),
     Rewrite(("run",), "--evaluator", None, suite_judge, "the geneval suite's judge loads Mask2Former and CLIP from the hub: --evaluator geneval-tiny"),
     Rewrite(("run",), "--suite", local_suite, None, "geneval -> geneval:../shared/suites/geneval/evaluation_metadata.jsonl (no download)"),

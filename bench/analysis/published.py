@@ -3,7 +3,9 @@
 ``bench/data/published.csv`` holds one row per (model, method, metric) as the papers report
 them (REFERENCE.md): GenEval overall and per task from the Noise Hypernetworks paper's Table 1,
 with its seconds per image, and SD-Turbo's T2I-CompBench scores from the noise-optimisation paper. Reports overlay
-them on the Pareto plot and list them beside the measured table.
+them on the Pareto plot and list them beside the measured table. The ``tflops`` column is not
+published: bench counted it (``benchmarks/published_flops.py``: each setting's model FLOPs per
+image on its real architecture), so that the papers' points land on a TFLOPs axis too.
 """
 
 from __future__ import annotations

@@ -90,24 +90,18 @@ def config(repo_id: str, subfolder: str | None, suffix: str = "") -> dict[str, A
     return data
 
 
-def source(repo_id: str, subfolder: str | None, suffix: str = "") -> str:
-    folder = repo_id.replace("/", "--")
-    path = resources.files("bench.loading") / "configs" / folder / f"{subfolder or 'root'}{suffix}.json"
-    return json.loads(path.read_text()).get("_source", "")
-
-
 def _tokenizer(cls: Any, repo_id: str, subfolder: str | None) -> Any:
     """A stand-in with the real one's length, start and end tokens. Text that a model pads to a
     fixed length (CLIP, T5, BERT) gets exactly the real shapes; text it does not pad (SANA's
     Gemma prefix, the "complex human instruction") is cut at words and punctuation marks, which
     approximates a sub-word tokenizer's count of English text."""
+    from tokenizers import Regex, pre_tokenizers
+
     from bench.loading import tiny
 
     suffix = "" if subfolder and "tokenizer" in subfolder else "-tokenizer"
     spec = config(repo_id, subfolder, suffix)["_tokenizer"]
     tokenizer = tiny.char_tokenizer(int(spec["model_max_length"]), bos=bool(spec["bos"]), eos=bool(spec["eos"]))
-    from tokenizers import Regex, pre_tokenizers
-
     # one token per word or punctuation mark (unknown to the vocabulary: the shapes are what count)
     tokenizer.backend_tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(r"\w+|[^\w\s]"), behavior="isolated")
     return tokenizer

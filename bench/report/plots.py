@@ -25,7 +25,7 @@ from methods.base import method_info
 X_LABELS = {"seconds": "seconds per image (log scale)", "nfe": "generator evaluations (NFEs) per image (log scale)",
             "tflops": "TFLOPs per image (log scale)"}
 PUBLISHED_X = {"seconds": "seconds per image as reported (log scale)",
-               "tflops": "TFLOPs per image, counted on the same architectures (log scale)"}
+               "tflops": "TFLOPs per image, counted by bench on the papers' models (log scale)"}
 
 
 def published_x(x: str, published: pd.DataFrame | None) -> str:
