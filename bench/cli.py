@@ -376,15 +376,15 @@ def cost(
     from bench.analysis.published import published as published_rows
     from bench.config import build_config, read_toml
     from bench.report import costs
-    from bench.running.estimate import estimate
+    from bench.running.estimate import PAPER_PROMPT, PAPER_REWARD, estimate, paper_settings
     from bench.suites import load_suite
 
     if paper:
         rows = []
-        for st in costs.paper_settings(published_rows()):
+        for st in paper_settings(published_rows()):
             typer.echo(f"counting {st['model']} · {st['method']} ...", err=True)
-            rows.append(estimate(st["method"], st["settings"], st["model"], st["options"], costs.PAPER_REWARD,
-                                 costs.PAPER_PROMPT, st["dtype"]))
+            rows.append(estimate(st["method"], st["settings"], st["model"], st["options"], PAPER_REWARD,
+                                 PAPER_PROMPT, st["dtype"]))
         typer.echo(costs.markdown(costs.paper_table(rows, published_rows())))
         return
     flags = {"method": method, "model": model, "reward": reward, "suite": suite, "dtype": dtype}

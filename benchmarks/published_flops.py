@@ -15,18 +15,17 @@ from importlib.resources import files
 
 import pandas as pd
 
-from bench.report import costs
-from bench.running.estimate import estimate
+from bench.running.estimate import PAPER_PROMPT, PAPER_REWARD, estimate, paper_settings
 
 
 def main() -> None:
     path = files("bench.data").joinpath("published.csv")
     df = pd.read_csv(path)
     df["tflops"] = float("nan")
-    for st in costs.paper_settings(df):
+    for st in paper_settings(df):
         print(f"counting {st['model']} · {st['method']} ...", file=sys.stderr)
-        e = estimate(st["method"], st["settings"], st["model"], st["options"], costs.PAPER_REWARD,
-                     costs.PAPER_PROMPT, st["dtype"])
+        e = estimate(st["method"], st["settings"], st["model"], st["options"], PAPER_REWARD,
+                     PAPER_PROMPT, st["dtype"])
         same = ((df["model"] == st["model"]) & (df["method"] == st["method"])
                 & (df["model_setting"] == st["model_setting"])
                 & ((df["budget"] == st["budget"]) | (df["budget"].isna() & pd.isna(st["budget"]))))

@@ -100,6 +100,7 @@ def test_run_with_random_weights_is_recorded(tmp_path):
     run = cli_run(tmp_path / "r", "--weights", "random", limit=1, seeds="0")
     manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
     assert manifest["identity"]["weights"] == "random" and manifest["config"]["weights"] == "random"
+    assert manifest["model"]["weights"].startswith("random") and manifest["reward"]["weights"].startswith("random")
     result = invoke("run", "--limit", "1", "--seeds", "0", "--out", run, "-q", "--no-images")
     assert result.exit_code == 2, result.output
 

@@ -1,11 +1,5 @@
-"""`bench cost`'s text: one setting's estimate, and the papers' settings beside their seconds.
-
-The papers' settings are the rows of ``bench/data/published.csv`` that report seconds (the Noise
-Hypernetworks paper's Table 1: SD-Turbo, SANA-Sprint 0.6B and FLUX-Schnell at 4 steps × one
-draw, best-of-50, ReNO-50 and HyperNoise), every search scored by the ReNO ensemble, in the half
-precision each model runs in. ``benchmarks/published_flops.py`` writes their TFLOPs into that
-file's ``tflops`` column, so that the papers' points land on a TFLOPs plot too.
-"""
+"""`bench cost`'s text: one setting's estimate, and the papers' settings beside their seconds
+(``bench.running.estimate.paper_settings`` says which they are)."""
 
 from __future__ import annotations
 
@@ -14,28 +8,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from bench.running.estimate import Estimate
-
-PAPER_DTYPES = {"sd-turbo": "float16", "sana-sprint": "bfloat16", "flux-schnell": "bfloat16"}
-PAPER_REWARD = "reno-ensemble"
-PAPER_PROMPT = "a photo of a cat"  # every tokenizer pads to a fixed length: any prompt counts the same
-
-
-def paper_settings(published: pd.DataFrame) -> list[dict[str, Any]]:
-    """Every published setting that reports seconds (the HyperNoise paper's Table 1): model, its
-    options (``4 steps`` is steps=4), half precision, method and its budget setting."""
-    from methods.base import method_info
-
-    rows = published.dropna(subset=["seconds"]).drop_duplicates(["model", "method", "budget", "model_setting"])
-    out = []
-    for _, r in rows.iterrows():
-        steps = int(str(r["model_setting"]).split()[0]) if str(r["model_setting"]).split()[0].isdigit() else 1
-        budget = method_info(r["method"]).budget
-        settings = {budget: int(r["budget"])} if budget and pd.notna(r["budget"]) else {}
-        out.append({"model": r["model"], "options": {"steps": steps} if steps != 1 else {},
-                    "dtype": PAPER_DTYPES.get(r["model"], "bfloat16"), "method": r["method"], "settings": settings,
-                    "budget": r["budget"], "model_setting": r["model_setting"]})
-    return out
-
+from methods.base import method_info
 
 PART_NAMES = {"text": "text encoder", "denoiser": "denoiser (NFEs)", "decode": "VAE decode",
               "reward": "reward forward", "reward_backward": "reward backward",
@@ -84,27 +57,34 @@ def paper_table(estimates: Iterable[Estimate], published: pd.DataFrame) -> pd.Da
                      "reward passes": e.counts.get("reward_forward", 0) + e.counts.get("reward_backward", 0),
                      "peak GB": e.peak_gb, "paper s": float(pub["seconds"].iat[0]) if len(pub) else float("nan")})
     df = pd.DataFrame(rows)
+    reference = [m for m in df["method"].unique() if method_info(m).reference]  # the one draw
     for ratio, col in (("FLOPs ×base", "TFLOPs"), ("time ×base", "paper s")):
-        base = df[df["method"] == "base"].set_index("model")[col]
+        base = df[df["method"].isin(reference)].set_index("model")[col]
         df[ratio] = [v / base.get(m, float("nan")) for m, v in zip(df["model"], df[col])]
     return df[["model", "method", "budget", "dtype", "NFEs", "reward passes", "TFLOPs", "executed TFLOPs",
                "FLOPs ×base", "paper s", "time ×base", "peak GB"]]
 
 
 def _budget(setting: dict[str, Any]) -> str:
-    st = setting["settings"]
-    return f"n={st['n']}" if "n" in st and setting["method"] == "best-of-n" else (
-        f"{st['iterations']} it" if setting["method"] == "reno" else "")
+    info = method_info(setting["method"])
+    value = setting["settings"].get(info.budget) if info.budget else None
+    return info.budget_text(value) if value is not None else ""
+
+
+def _sig3(value: float) -> str:
+    """Three significant digits, without an exponent (0.804, 68.4, 1,060)."""
+    v = float(f"{value:.3g}")
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:g}"
 
 
 def markdown(df: pd.DataFrame) -> str:
     """The paper table as markdown (README)."""
-    fmt = {"TFLOPs": "{:.3g}", "executed TFLOPs": "{:.3g}", "FLOPs ×base": "{:.3g}", "paper s": "{:g}",
-           "time ×base": "{:.3g}", "peak GB": "{:.1f}", "NFEs": "{:g}", "reward passes": "{:g}"}
+    fmt = {"TFLOPs": _sig3, "executed TFLOPs": _sig3, "FLOPs ×base": _sig3, "paper s": "{:g}".format,
+           "time ×base": _sig3, "peak GB": "{:.1f}".format, "NFEs": "{:g}".format, "reward passes": "{:g}".format}
     head = "| " + " | ".join(df.columns) + " |\n|" + "---|" * len(df.columns) + "\n"
     body = ""
     for _, r in df.iterrows():
-        cells = ["" if isinstance(r[c], float) and pd.isna(r[c]) else fmt[c].format(r[c]) if c in fmt else str(r[c])
+        cells = ["" if isinstance(r[c], float) and pd.isna(r[c]) else fmt[c](r[c]) if c in fmt else str(r[c])
                  for c in df.columns]
         body += "| " + " | ".join(cells) + " |\n"
     return head + body

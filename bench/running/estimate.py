@@ -213,3 +213,31 @@ def estimate(method: str, settings: dict[str, Any], model: str, model_options: d
                "batch": batch}
     return Estimate(setting, counts, units, parts, model_tflops, model_tflops + recompute,
                     parameters(generator, scorer), weights / 1e9, (weights + live.peak) / 1e9, stand_in.checkpointing)
+
+
+# -- the papers' settings (bench cost --paper, benchmarks/published_flops.py) ---------------------
+# The rows of bench/data/published.csv that report seconds (the Noise Hypernetworks paper's Table 1:
+# SD-Turbo, SANA-Sprint 0.6B and FLUX-Schnell at 4 steps × one draw, best-of-50, ReNO-50 and
+# HyperNoise), every search scored by the ReNO ensemble, in the half precision each model runs in.
+PAPER_DTYPES = {"sd-turbo": "float16", "sana-sprint": "bfloat16", "flux-schnell": "bfloat16"}
+PAPER_REWARD = "reno-ensemble"
+PAPER_PROMPT = "a photo of a cat"  # every tokenizer pads to a fixed length: any prompt counts the same
+
+
+def paper_settings(published: Any) -> list[dict[str, Any]]:
+    """Every published setting that reports seconds (the HyperNoise paper's Table 1): model, its
+    options (``4 steps`` is steps=4), half precision, method and its budget setting."""
+    import pandas as pd
+
+    from methods.base import method_info
+
+    rows = published.dropna(subset=["seconds"]).drop_duplicates(["model", "method", "budget", "model_setting"])
+    out = []
+    for _, r in rows.iterrows():
+        steps = int(str(r["model_setting"]).split()[0]) if str(r["model_setting"]).split()[0].isdigit() else 1
+        budget = method_info(r["method"]).budget
+        settings = {budget: int(r["budget"])} if budget and pd.notna(r["budget"]) else {}
+        out.append({"model": r["model"], "options": {"steps": steps} if steps != 1 else {},
+                    "dtype": PAPER_DTYPES.get(r["model"], "bfloat16"), "method": r["method"], "settings": settings,
+                    "budget": r["budget"], "model_setting": r["model_setting"]})
+    return out

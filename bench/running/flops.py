@@ -28,6 +28,8 @@ a row. Records hold TFLOPs (10¹² FLOPs). A multiply-add counts as 2 FLOPs; ele
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
@@ -47,7 +49,7 @@ FORMULA = ("flops_forward = prompts_encoded*text + nfe*denoiser + generations*de
            "(FLOPs per image; the record's tflops columns are these / 1e12)")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Units:
     """FLOPs of each part of the work, for one image (see the module docstring)."""
 
@@ -139,6 +141,12 @@ def meta_models(model: str, model_options: dict[str, Any], reward: str, dtype: s
 
 def units_for(model: str, model_options: dict[str, Any], reward: str, prompt: str, dtype: str = "float32") -> Units:
     """The FLOP units of a (model, reward) setting, counted on meta builds with one of the run's
-    prompts (every tokenizer pads to a fixed length, so any prompt gives the same counts)."""
-    generator, scorer = meta_models(model, model_options, reward, dtype)
+    prompts (tokenizers pad to a fixed length, so the prompt matters only for one that does not);
+    remembered for the process: counting a real model on meta takes seconds of Python."""
+    return _units(model, json.dumps(model_options, sort_keys=True, default=str), reward, prompt, dtype)
+
+
+@functools.lru_cache(maxsize=32)
+def _units(model: str, options: str, reward: str, prompt: str, dtype: str) -> Units:
+    generator, scorer = meta_models(model, json.loads(options), reward, dtype)
     return count(generator, scorer, prompt)

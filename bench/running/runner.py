@@ -191,12 +191,15 @@ def make_manifest(plan: Plan, session: Session, artifacts: dict[str, Any] | None
     evaluations and warm-ups an earlier pass recorded are kept."""
     kept = {k: old[k] for k in ("evaluations", "warmups") if k in old}
     device = session.device
+    random = {"weights": "random: the architecture from its shipped config (bench.loading.builds), no weights read"
+              } if plan.config.weights == "random" else {}
     return {
         "run_id": plan.folder.path.name, "status": "running", "identity": plan.identity,
         "config": {**asdict(plan.config), "settings": plan.settings},
         "seeds": list(plan.grid.seeds), "prompts": plan.grid.prompts, "grid": plan.grid.as_dict(),
         "suite": {"name": plan.suite.name, "source": plan.suite.source, "sha256": plan.suite.sha256},
-        "model": asdict(session.generator.info()), "reward": session.reward.info(),
+        # --weights random: the hub ids name the architectures built, not weights that were read
+        "model": {**asdict(session.generator.info()), **random}, "reward": {**session.reward.info(), **random},
         "evaluators": [ev.info() for ev in session.evaluators],
         "packages": package_versions(), "git_commit": git_commit(),
         "device": {"type": device.type, "name": device_name(device), "world_size": world},

@@ -107,3 +107,20 @@ def test_t2i_compbench_levels_are_the_mean_over_the_runs_categories_and_drawn_as
     plt.close(fig)
     assert {round(line.get_ydata()[0], 2) for line in ax.get_lines()[-2:]} == {0.55, 0.78}
     assert any(t.get_text().startswith("published ReNO (50 it): 0.780") for t in ax.texts)
+
+
+def test_published_tflops_are_what_bench_cost_counts(monkeypatch):
+    """The tflops column is bench's count for each published setting (benchmarks/published_flops.py):
+    recount SD-Turbo's one draw (the cheapest) and find the same number."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from bench.analysis.published import published
+    from bench.running.estimate import PAPER_PROMPT, PAPER_REWARD, estimate, paper_settings
+
+    df = published()
+    settings = [s for s in paper_settings(df) if s["model"] == "sd-turbo" and s["method"] == "base"]
+    assert len(settings) == 1
+    for s in settings:
+        e = estimate(s["method"], s["settings"], s["model"], s["options"], PAPER_REWARD, PAPER_PROMPT, s["dtype"])
+        row = df[(df["model"] == "sd-turbo") & (df["method"] == s["method"]) & (df["metric"] == "overall")]
+        assert float(f"{e.tflops:.4g}") == row["tflops"].iat[0]
+    assert df.dropna(subset=["seconds"])["tflops"].notna().all()
