@@ -122,13 +122,13 @@ def hpsv21(device: str | torch.device = "cpu") -> Reward:
 
     from bench.loading import builds
 
+    path = None if builds.random_weights() else hub.download(HUB_ID, FILENAME, REVISION)
     config = hub.load(CLIPConfig, CLIP_H14_ID, CLIP_H14_REVISION)
     tokenizer = hub.load(CLIPTokenizer, CLIP_H14_ID, CLIP_H14_REVISION)
-    if builds.random_weights():  # the architecture only (bench.loading.builds)
+    if path is None:  # a random build: the architecture only (bench.loading.builds)
         with builds.creating():
             model = CLIPModel(config)
     else:
-        path = hub.download(HUB_ID, FILENAME, REVISION)
         check_sha256(path)
         model = load_openclip_into(CLIPModel(config), _read_checkpoint(path))
     return HPSv21(ClipScorer(model, tokenizer, fit="pad"), {"hub_id": HUB_ID, "file": FILENAME, "revision": REVISION,

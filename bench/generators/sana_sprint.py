@@ -22,6 +22,7 @@ from diffusers import AutoencoderDC, SanaTransformer2DModel, SCMScheduler
 from transformers import Gemma2Config, Gemma2Model, GemmaTokenizerFast
 
 from bench.dtypes import parse_dtype
+from bench.errors import ConfigError
 from bench.loading import hub, tiny
 from bench.generators.base import Cond, generator
 from bench.generators.common import DiffusersGenerator, parse_options, step_noise
@@ -29,6 +30,10 @@ from bench.generators.common import DiffusersGenerator, parse_options, step_nois
 HUB_ID = "Efficient-Large-Model/Sana_Sprint_0.6B_1024px_diffusers"
 # Commit of the hub repo, seen as the HF cache snapshot of this repo in public code.
 REVISION = "a7d9fc31dd5c3f5e22dbfd78360777ceed56ae97"
+# The 1.6B model (option size=1.6B): the same pipeline with a wider transformer; no commit of it is
+# pinned in public code we could read, so its main branch is used and the commit loaded is recorded.
+HUB_ID_1_6B = "Efficient-Large-Model/Sana_Sprint_1.6B_1024px_diffusers"
+SIZES = {"0.6B": (HUB_ID, REVISION), "1.6B": (HUB_ID_1_6B, "main")}
 MAX_TIMESTEP = 1.57080
 INTERMEDIATE_TIMESTEP = 1.3  # only for 2 steps, as in diffusers' SanaSprintPipeline
 # The default prompt prefix of SanaSprintPipeline / the reference (Sana's "complex human instruction").
@@ -119,14 +124,15 @@ class SanaSprint(DiffusersGenerator):
         return self._decode(denoised / sigma_data / self.vae.config.scaling_factor)
 
 
-def _load(name: str, device: Any, dtype: torch.dtype, steps: int, revision: str, guidance: float) -> SanaSprint:
-    transformer = hub.load(SanaTransformer2DModel, HUB_ID, revision, "transformer", dtype=dtype)
-    vae = hub.load(AutoencoderDC, HUB_ID, revision, "vae", dtype=dtype)
-    text_encoder = hub.load(Gemma2Model, HUB_ID, revision, "text_encoder", dtype=dtype)
-    tokenizer = hub.load(GemmaTokenizerFast, HUB_ID, revision, "tokenizer")
-    scheduler = hub.load(SCMScheduler, HUB_ID, revision, "scheduler")
+def _load(name: str, device: Any, dtype: torch.dtype, steps: int, revision: str, guidance: float,
+          hub_id: str = HUB_ID) -> SanaSprint:
+    transformer = hub.load(SanaTransformer2DModel, hub_id, revision, "transformer", dtype=dtype)
+    vae = hub.load(AutoencoderDC, hub_id, revision, "vae", dtype=dtype)
+    text_encoder = hub.load(Gemma2Model, hub_id, revision, "text_encoder", dtype=dtype)
+    tokenizer = hub.load(GemmaTokenizerFast, hub_id, revision, "tokenizer")
+    scheduler = hub.load(SCMScheduler, hub_id, revision, "scheduler")
     size = transformer.config.sample_size
-    return SanaSprint(name=name, hub_id=HUB_ID, revision=revision, denoiser=transformer, vae=vae,
+    return SanaSprint(name=name, hub_id=hub_id, revision=revision, denoiser=transformer, vae=vae,
                       text_encoders=[text_encoder], tokenizers=[tokenizer], scheduler=scheduler, steps=steps,
                       guidance_scale=guidance, noise_shape=(transformer.config.in_channels, size, size),
                       device=device, dtype=dtype, extra_info={"guidance_scale": guidance})
@@ -161,9 +167,13 @@ def _build_tiny(name: str, device: Any, dtype: torch.dtype, steps: int, guidance
 
 @generator("sana-sprint")
 def sana_sprint(device: Any = "cpu", dtype: torch.dtype = torch.float32, **options: Any) -> SanaSprint:
-    """SANA-Sprint 0.6B, 1024 px, 1 SCM step, guidance 4.5 embedded; options: steps, guidance, revision."""
-    opts = parse_options("sana-sprint", options, {"steps": 1, "guidance": 4.5, "revision": REVISION})
-    return _load("sana-sprint", device, parse_dtype(dtype), opts["steps"], opts["revision"], opts["guidance"])
+    """SANA-Sprint 0.6B (size=1.6B: the 1.6B), 1024 px, 1 SCM step, guidance 4.5 embedded; options: steps, guidance, size, revision."""
+    opts = parse_options("sana-sprint", options, {"steps": 1, "guidance": 4.5, "size": "0.6B", "revision": None})
+    if opts["size"] not in SIZES:
+        raise ConfigError(f"model 'sana-sprint': size must be one of {', '.join(SIZES)}, got {opts['size']!r}")
+    hub_id, pinned = SIZES[opts["size"]]
+    return _load("sana-sprint", device, parse_dtype(dtype), opts["steps"], opts["revision"] or pinned,
+                 opts["guidance"], hub_id)
 
 
 @generator("sana-sprint-tiny")

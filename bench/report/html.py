@@ -86,7 +86,9 @@ def _summary(tab: pd.DataFrame, quality: str, figures: dict[str, Path]) -> str:
             "prompts, images the rows. Δ columns are paired differences against the baseline on the "
             "(prompt, seed) pairs both settings ran. A setting is on the Pareto frontier (bold) when "
             "no other is at least as cheap per image and at least as good, and better in one. Seconds are wall-clock per image "
-            "on the machine in Runs below; NFEs count generator network evaluations.")
+            "on the machine in Runs below; NFEs count generator network evaluations; TFLOPs count the floating-point "
+            "operations of every pass the method made per image, on the models' real architectures (any machine "
+            "gives the same).")
     missing = no_baseline_note(tab)
     if missing:
         note += f" {missing[0].upper()}{missing[1:]} (bench compare)."

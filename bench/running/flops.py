@@ -29,6 +29,7 @@ a row. Records hold TFLOPs (10¹² FLOPs). A multiply-add counts as 2 FLOPs; ele
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
@@ -142,11 +143,67 @@ def meta_models(model: str, model_options: dict[str, Any], reward: str, dtype: s
 def units_for(model: str, model_options: dict[str, Any], reward: str, prompt: str, dtype: str = "float32") -> Units:
     """The FLOP units of a (model, reward) setting, counted on meta builds with one of the run's
     prompts (tokenizers pad to a fixed length, so the prompt matters only for one that does not);
-    remembered for the process: counting a real model on meta takes seconds of Python."""
+    remembered (counting takes seconds of Python): in the process, and for built-in models on disk
+    under a key of everything the count depends on (``_cache_path``)."""
     return _units(model, json.dumps(model_options, sort_keys=True, default=str), reward, prompt, dtype)
 
 
 @functools.lru_cache(maxsize=32)
 def _units(model: str, options: str, reward: str, prompt: str, dtype: str) -> Units:
+    path = _cache_path(model, options, reward, prompt, dtype)
+    if path is not None:
+        try:
+            return Units.from_dict(json.loads(path.read_text()))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # not counted yet (or unreadable): count
     generator, scorer = meta_models(model, json.loads(options), reward, dtype)
-    return count(generator, scorer, prompt)
+    units = count(generator, scorer, prompt)
+    if path is not None:
+        from bench.files import atomic_write_text
+
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(path, json.dumps(units.as_dict()))
+        except OSError:
+            pass  # a read-only cache only costs the counting next time
+    return units
+
+
+def _cache_path(model: str, options: str, reward: str, prompt: str, dtype: str) -> Any:
+    """Where the units of a setting of built-in models are kept between processes
+    (``$BENCH_CACHE/flops/``), keyed by everything they depend on: the names and options, the
+    prompt, the library versions, and the bytes of bench's own code, configs and shipped weights'
+    metadata (any change to them counts again). Plugins' models and rewards are counted every time."""
+    from importlib.metadata import version
+
+    from bench.generators import generators
+    from bench.suites.download import cache_root
+    from rewards import rewards
+
+    builtin = ("bench.", "rewards.")
+    names = [generators.get(model).module] + [rewards.get(t).module for t in _reward_names(reward)]
+    if not all(n.startswith(builtin) for n in names):
+        return None
+    libraries = {lib: version(lib) for lib in ("torch", "diffusers", "transformers", "peft")}
+    key = json.dumps([model, options, reward, prompt, dtype, libraries, _code_fingerprint()])
+    return cache_root() / "flops" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+
+
+def _reward_names(spec: str) -> list[str]:
+    import re
+
+    return [m.group(1) for part in spec.split("+") if (m := re.search(r"([A-Za-z][\w.\-]*)\s*$", part.strip()))]
+
+
+@functools.lru_cache(maxsize=1)
+def _code_fingerprint() -> str:
+    """sha256 of every source, config and weights-metadata file of bench, methods and rewards."""
+    from pathlib import Path
+
+    h = hashlib.sha256()
+    for package in ("bench", "methods", "rewards"):
+        root = Path(__import__(package).__file__).parent
+        for path in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".json") and p.is_file()):
+            h.update(str(path.relative_to(root)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()

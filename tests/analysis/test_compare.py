@@ -47,7 +47,7 @@ def test_compare_writes_a_table_and_a_pareto_plot(runs, tmp_path):
     # the baseline is no comparison with itself: marked, its Δ empty (not +0.000 [+0.000, +0.000])
     assert tab["baseline"].tolist() == [True, False, False]
     assert pd.isna(tab.loc["base", "d_reward"]) and pd.isna(tab.loc["base", "d_overall"])
-    assert (out / "table.md").read_text().splitlines()[2].endswith("| 1 |  |  | yes |")
+    assert (out / "table.md").read_text().splitlines()[2].endswith("| 1 | 0.000216 |  |  | yes |")  # NFE, TFLOPs, empty Δs
     for name in ("pareto.pdf", "pareto.svg"):
         assert (out / name).stat().st_size > 0
     # best-of-n keeps candidate 0, the base image, unless another scores higher: never below base

@@ -155,3 +155,27 @@ def test_bad_weights_value_is_one_clear_error():
 
     with pytest.raises(ConfigError, match="--weights must be one of hub, random"):
         builds.check_weights("fake")
+
+
+def test_the_vqascore_vlm_builds_at_its_published_size_but_its_processor_cannot():
+    """LLaVA-OneVision 7B (8.03B: SigLIP so400m + Qwen2-7B) builds on meta; its processor expands
+    image tokens with the real vocabulary, which a random build has not: one clear error."""
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from bench.evaluators.vqascore import DEFAULT_MODEL
+
+    with builds.weights("random", "meta"):
+        model = hub.load(AutoModelForImageTextToText, DEFAULT_MODEL, "main")
+        assert params(model) == 8_030_807_584
+        with pytest.raises(WeightsError, match="processor cannot be built"):
+            hub.load(AutoProcessor, DEFAULT_MODEL, "main")
+
+
+def test_sana_sprint_1_6b_is_the_wider_transformer():
+    gen = meta_generator("sana-sprint", size="1.6B")
+    assert params(gen.denoiser) == 1_610_237_472  # published as "1.6B"; the same DC-AE and Gemma
+    assert params(gen.vae) == 312_250_275 and gen.info().hub_id.endswith("Sana_Sprint_1.6B_1024px_diffusers")
+    from bench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="size must be one of 0.6B, 1.6B"):
+        meta_generator("sana-sprint", size="3B")
