@@ -8,13 +8,12 @@ from typing import Any, Iterable
 import pandas as pd
 
 from bench.running.estimate import Estimate
+from bench.running.flops import COUNTS
 from methods.base import method_info
 
 PART_NAMES = {"text": "text encoder", "denoiser": "denoiser (NFEs)", "decode": "VAE decode",
               "reward": "reward forward", "reward_backward": "reward backward",
               "generator_backward": "generator backward", "other": "other (method's own)"}
-PART_COUNTS = {"text": "prompts_encoded", "denoiser": "nfe", "decode": "generations", "reward": "reward_forward",
-               "reward_backward": "reward_backward", "generator_backward": "generator_backward"}
 
 
 def _count(value: float) -> str:
@@ -31,7 +30,7 @@ def describe(e: Estimate) -> str:
     settings = ", ".join(f"{k}={v}" for k, v in s["settings"].items()) or "defaults"
     lines = [f"{s['model']} · {s['method']} ({settings}) · reward {s['reward']} · {s['dtype']} · batch {s['batch']}",
              "parameters: " + ", ".join(f"{k} {_count(v)}" for k, v in e.parameters.items() if v), ""]
-    rows = [(PART_NAMES[k], e.counts.get(PART_COUNTS.get(k, ""), float("nan")) if k != "other" else float("nan"), v)
+    rows = [(PART_NAMES[k], e.counts.get(COUNTS.get(k, ""), float("nan")) if k != "other" else float("nan"), v)
             for k, v in e.parts.items() if v or k in ("denoiser",)]
     table = pd.DataFrame(rows, columns=["per image", "count", "TFLOPs"])
     lines.append(table.to_string(index=False, formatters={"count": lambda v: "" if pd.isna(v) else f"{v:g}",

@@ -193,8 +193,7 @@ def estimate(method: str, settings: dict[str, Any], model: str, model_options: d
         runner(job)
     counts = {k: v for k, v in meter.per_image(batch).items() if k not in ("seconds", "peak_memory_mb")}
     # 2. FLOPs: units times counts; the backward again with checkpointing where the method uses it
-    parts = {k: counts.get(flops.COUNTS[k], 0) * getattr(units, k) / 1e12 for k in (*flops.FORWARD, *flops.BACKWARD)}
-    parts["other"] = counts.get("other_flops", 0) / 1e12
+    parts = units.parts(counts)
     model_tflops = sum(parts.values())
     backward = counts.get("generator_backward", 0) > 0
     if stand_in.checkpointing:

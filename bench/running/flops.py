@@ -61,11 +61,17 @@ class Units:
     reward_backward: float
     generator_backward: float
 
+    def parts(self, counts: dict[str, float]) -> dict[str, float]:
+        """TFLOPs per image by part (``other``: the method's own count) from per-image counts."""
+        out = {k: counts.get(COUNTS[k], 0) * getattr(self, k) / 1e12 for k in (*FORWARD, *BACKWARD)}
+        return {**out, "other": counts.get("other_flops", 0) / 1e12}
+
     def per_image(self, counts: dict[str, float]) -> dict[str, float]:
         """The record's TFLOPs columns from its per-image counts."""
-        fwd = sum(counts.get(COUNTS[k], 0) * getattr(self, k) for k in FORWARD) + counts.get("other_flops", 0)
-        bwd = sum(counts.get(COUNTS[k], 0) * getattr(self, k) for k in BACKWARD)
-        return {"tflops_forward": fwd / 1e12, "tflops_backward": bwd / 1e12, "tflops": (fwd + bwd) / 1e12}
+        parts = self.parts(counts)
+        fwd = sum(parts[k] for k in FORWARD) + parts["other"]
+        bwd = sum(parts[k] for k in BACKWARD)
+        return {"tflops_forward": fwd, "tflops_backward": bwd, "tflops": fwd + bwd}
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "formula": FORMULA, "counted_on": "meta device, torch.utils.flop_counter"}
