@@ -95,6 +95,37 @@ class Generator(abc.ABC):
                 return value.mean(dim=1)
         raise BenchError(f"model '{self.name}' gives no text embedding for a standalone modulator")
 
+    # -- for multi-step methods (search over paths, FK steering): the sampler step by step ----
+    # The schedule is a list of noise levels, level 0 the start (pure noise) and the last clean:
+    # at level i the latent is x = alpha_i·x0 + sigma_i·ε (bench.generators.stepping builds every
+    # step, re-noising and stochastic form from these). ``sampler`` names the native step rule
+    # that ``generate`` follows: "ode" (deterministic: DDIM η = 0, Euler of the flow ODE),
+    # "ancestral" (DDIM η = 1: the DDPM posterior, Euler-ancestral) or "consistency" (the x0
+    # prediction re-noised with fresh noise, SCM's multistep rule).
+    sampler: str = "ode"
+
+    def levels(self) -> list[tuple[float, float]]:
+        """(alpha, sigma) of each of the sampler's steps + 1 noise levels."""
+        raise BenchError(f"model '{self.name}' does not expose its sampler step by step; "
+                         "use a model that does (see `bench list models`)")
+
+    def start(self, z: torch.Tensor) -> torch.Tensor:
+        """The latent at level 0 made from noise ``z`` (float32)."""
+        raise BenchError(f"model '{self.name}' does not expose its sampler step by step")
+
+    def denoise(self, x: torch.Tensor, i: int, cond: Cond) -> torch.Tensor:
+        """The clean-latent prediction x0 (float32) from the latent ``x`` at level ``i``: one step's
+        network evaluations (``nfe_per_step``)."""
+        raise BenchError(f"model '{self.name}' does not expose its sampler step by step")
+
+    def decode(self, x0: torch.Tensor) -> torch.Tensor:
+        """Images (B, 3, H, W) in [0, 1] from clean latents (the end of ``generate``)."""
+        raise BenchError(f"model '{self.name}' does not expose its sampler step by step")
+
+    @property
+    def nfe_per_step(self) -> float:
+        return self.nfe / max(len(self.levels()) - 1, 1)
+
     # -- shared behaviour ---------------------------------------------------------------------
     def noise(self, seeds: list[int]) -> torch.Tensor:
         """One standard-normal noise per seed, identical on every device and batch layout."""

@@ -85,6 +85,23 @@ class FluxSchnell(DiffusersGenerator):
     def network_output(self, z: torch.Tensor, cond: Cond) -> torch.Tensor:
         return self._predict(self._check_noise(z), 0, cond)
 
+    # -- step by step (bench.generators.stepping): x = (1 − sigma)·x0 + sigma·ε --------------
+    def levels(self) -> list[tuple[float, float]]:
+        return [(1.0 - s, s) for s in self.sigmas]
+
+    def start(self, z: torch.Tensor) -> torch.Tensor:
+        return self._check_noise(z)
+
+    def denoise(self, x: torch.Tensor, i: int, cond: Cond) -> torch.Tensor:
+        return x - self.sigmas[i] * self._predict(x, i, cond).float()
+
+    def decode(self, x0: torch.Tensor) -> torch.Tensor:
+        batch, half = x0.shape[0], self.latent_size // 2
+        channels = x0.shape[-1] // 4
+        latents = x0.view(batch, half, half, channels, 2, 2).permute(0, 3, 1, 4, 2, 5)
+        latents = latents.reshape(batch, channels, self.latent_size, self.latent_size)
+        return self._decode(latents / self.vae.config.scaling_factor + self.vae.config.shift_factor)
+
     def generate(self, z: torch.Tensor, cond: Cond) -> torch.Tensor:
         z = self._check_noise(z)
         batch, half = z.shape[0], self.latent_size // 2

@@ -102,6 +102,24 @@ class SanaSprint(DiffusersGenerator):
         z = self._check_noise(z)
         return self._predict(z * self.sigma_data, 0, cond)[3]
 
+    # -- step by step (bench.generators.stepping): TrigFlow, x = cos(s)·x0 + sin(s)·sigma_data·ε --
+    sampler = "consistency"
+
+    def levels(self) -> list[tuple[float, float]]:
+        return [(math.cos(s), math.sin(s) * self.sigma_data) for s in self.timesteps]
+
+    def start(self, z: torch.Tensor) -> torch.Tensor:
+        return self._check_noise(z) * self.sigma_data
+
+    def denoise(self, x: torch.Tensor, i: int, cond: Cond) -> torch.Tensor:
+        scm_t, norm, model_input, output = self._predict(x, i, cond)
+        velocity = ((1 - 2 * scm_t) * model_input + (1 - 2 * scm_t + 2 * scm_t**2) * output) / norm
+        s = self.timesteps[i]
+        return math.cos(s) * x - math.sin(s) * velocity.float() * self.sigma_data
+
+    def decode(self, x0: torch.Tensor) -> torch.Tensor:
+        return self._decode(x0 / self.sigma_data / self.vae.config.scaling_factor)
+
     def generate(self, z: torch.Tensor, cond: Cond) -> torch.Tensor:
         z = self._check_noise(z)
         sigma_data = self.sigma_data

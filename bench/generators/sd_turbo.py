@@ -78,14 +78,36 @@ class SDTurbo(DiffusersGenerator):
         z = self._check_noise(z)
         return self._predict(z * self.init_noise_sigma, 0, cond, self._unet_kwargs(cond, z.shape[0]))
 
+    # -- step by step (bench.generators.stepping): x = x0 + sigma·ε on the Euler schedule -------
+    @property
+    def sampler(self) -> str:  # type: ignore[override]
+        return "ancestral" if self.ancestral else "ode"
+
+    def levels(self) -> list[tuple[float, float]]:
+        return [(1.0, s) for s in self.sigmas]
+
+    def start(self, z: torch.Tensor) -> torch.Tensor:
+        return self._check_noise(z) * self.init_noise_sigma
+
+    def denoise(self, x: torch.Tensor, i: int, cond: Cond) -> torch.Tensor:
+        output = self._predict(x, i, cond, self._unet_kwargs(cond, x.shape[0])).float()
+        return self._denoised(x, output, i)
+
+    def decode(self, x0: torch.Tensor) -> torch.Tensor:
+        return self._decode(x0 / self.vae.config.scaling_factor)
+
+    def _denoised(self, latents: torch.Tensor, output: torch.Tensor, i: int) -> torch.Tensor:
+        """The x0 prediction from the UNet's output at step i (its prediction type)."""
+        sigma = self.sigmas[i]
+        if self.prediction_type == "epsilon":
+            return latents - sigma * output
+        if self.prediction_type == "v_prediction":
+            return output * (-sigma / (sigma**2 + 1) ** 0.5) + latents / (sigma**2 + 1)
+        return output  # "sample"
+
     def _euler_step(self, latents: torch.Tensor, output: torch.Tensor, i: int, z: torch.Tensor) -> torch.Tensor:
         sigma, sigma_next = self.sigmas[i], self.sigmas[i + 1]
-        if self.prediction_type == "epsilon":
-            denoised = latents - sigma * output
-        elif self.prediction_type == "v_prediction":
-            denoised = output * (-sigma / (sigma**2 + 1) ** 0.5) + latents / (sigma**2 + 1)
-        else:  # "sample"
-            denoised = output
+        denoised = self._denoised(latents, output, i)
         derivative = (latents - denoised) / sigma
         if not self.ancestral or sigma_next == 0:
             return latents + derivative * (sigma_next - sigma)

@@ -7,8 +7,9 @@ counts are taken where the work happens, whatever the method does:
   call), plus any the method adds itself (a modulator's pass) via ``Meter.add_nfe``;
 - ``reward_forward`` / ``reward_backward``: images scored, and images whose score was
   backpropagated (counted by a gradient hook on the score tensor);
-- ``prompts_encoded``, ``generations``, ``generator_backward``: prompts encoded, images made by
-  ``generate``, images backpropagated through it (a hook on the images); with the counts above
+- ``prompts_encoded``, ``generations``, ``generator_backward``: prompts encoded, images decoded
+  (one per ``generate`` call, one per ``decode`` of a multi-step method's prediction), images
+  backpropagated through ``generate`` (a hook on the images); with the counts above
   they give the FLOPs per image (``bench.running.flops``);
 - ``seconds``: device-synchronised wall-clock time of the method call;
 - ``peak_memory_mb``: CUDA max allocated on a GPU, the process peak RSS on a CPU.
@@ -39,7 +40,7 @@ class Meter:
     reward_forward: float = 0
     reward_backward: float = 0
     prompts_encoded: float = 0
-    generations: float = 0  # images made by ``generate`` calls (each one decode)
+    generations: float = 0  # images decoded: one per image of a ``generate`` call, one per ``decode``
     generator_backward: float = 0  # images backpropagated through ``generate``
     other_flops: float = 0.0  # work the wrappers cannot see, counted by the method (add_flops)
     seconds: float = 0.0
@@ -93,6 +94,16 @@ class MeteredGenerator:
             self._meter.generator_backward += n
 
         return _on_backward(self._generator.generate(z, cond), on_backward)
+
+    def denoise(self, x: torch.Tensor, i: int, cond: Any) -> torch.Tensor:
+        """One sampler step's network evaluations (a multi-step method drives the sampler itself)."""
+        self._meter.nfe += self._generator.nfe_per_step * x.shape[0]
+        return self._generator.denoise(x, i, cond)
+
+    def decode(self, x0: torch.Tensor) -> torch.Tensor:
+        """Decoding clean latents to images: one decode per image, like the end of ``generate``."""
+        self._meter.generations += x0.shape[0]
+        return self._generator.decode(x0)
 
     def add_flops(self, flops: float) -> None:
         """FLOPs of work beside the generator's (a standalone modulator's pass), for the record."""

@@ -11,14 +11,18 @@ from bench.api import run
 from methods.base import method_info, methods
 
 
-@pytest.mark.parametrize("name, settings", [("base", {}), ("best-of-n", {"n": 3}), ("reno", {"iterations": 2}),
-                                            ("hypernoise", {})])
-def test_the_registered_cost_model_gives_the_metered_nfe(tmp_path, name, settings):
-    r = run(name, settings=settings, limit=1, seeds=[0], out=tmp_path / name, save_images=False, config={})
+@pytest.mark.parametrize("name, settings, model, g", [
+    ("base", {}, "shapes", 1), ("best-of-n", {"n": 3}, "shapes", 1), ("reno", {"iterations": 2}, "shapes", 1),
+    ("hypernoise", {}, "shapes", 1), ("zero-order", {"rounds": 2, "neighbors": 2}, "shapes", 1),
+    ("fk-steering", {"particles": 3}, "shapes-teacher", 8), ("paths", {"n": 2, "m": 3}, "shapes-teacher", 8),
+    ("paths", {"n": 1, "m": 2, "start": 3, "forward": 2, "backward": 4}, "shapes-teacher", 8)])
+def test_the_registered_cost_model_gives_the_metered_nfe(tmp_path, name, settings, model, g):
+    r = run(name, model=model, settings=settings, limit=1, seeds=[0], out=tmp_path / name, save_images=False,
+            config={})
     info = method_info(name)
     resolved = {**{k: p.default for k, p in inspect.signature(methods.get(name).factory).parameters.items()},
-                **info.model_defaults.get("shapes", {}), **settings}
-    expected = info.nfe(resolved, 1)  # the shapes student: one network evaluation per draw
+                **info.model_defaults.get(model, {}), **settings}
+    expected = info.nfe(resolved, g)  # g: the model's network evaluations per draw
     assert list(r.records["nfe"]) == [expected] * len(r.records)
 
 
