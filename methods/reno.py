@@ -16,6 +16,11 @@ A batch of (prompt, seed) rows is optimised at once, each exactly as if alone: t
 a sum of per-row terms (so each row's gradient is its own), and clipping, the momentum
 buffer, skipping of non-finite steps and best tracking are all per row. The update is
 torch.optim.SGD's (dampening 0, Nesterov) written out per row.
+
+On a multi-step sampler ReNO backpropagates through every step; ``checkpoint_steps`` recomputes
+each step in the backward pass (Generator.generate_checkpointed) so that memory holds one step's
+activations instead of all of them, for one more forward pass of each step. The images are the
+same either way.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ def chi_norm_penalty(z: torch.Tensor) -> torch.Tensor:
 @method("reno", label="ReNO", budget="iterations", budget_label="{:g} it", color="#D55E00", marker="^",
         nfe=lambda settings, g: settings["iterations"] * g, model_defaults={"shapes": {"iterations": 10}})
 def reno(iterations: int = 50, lr: float = 5.0, momentum: float = 0.9,
-         grad_clip: float = 0.1, reg_weight: float = 0.01) -> Method:
+         grad_clip: float = 0.1, reg_weight: float = 0.01, checkpoint_steps: bool = False) -> Method:
     """Optimise the noise against the reward: SGD-Nesterov, χ-norm penalty, best image kept."""
     if iterations < 1 or lr <= 0 or grad_clip <= 0 or not 0 <= momentum < 1 or reg_weight < 0:
         raise ConfigError(
@@ -52,6 +57,7 @@ def reno(iterations: int = 50, lr: float = 5.0, momentum: float = 0.9,
         # 1. Freeze every weight and checkpoint activations: only z moves
         gen.freeze()
         gen.enable_gradient_checkpointing()
+        generate = gen.generate_checkpointed if checkpoint_steps else gen.generate
         with torch.no_grad():
             cond = gen.encode(prompts)
         z = gen.noise(job.seeds).float()
@@ -67,7 +73,7 @@ def reno(iterations: int = 50, lr: float = 5.0, momentum: float = 0.9,
         for it in range(iterations):
             # 2. Generate from the current noise and score it
             z.requires_grad_(True)
-            images = gen.generate(z, cond)
+            images = generate(z, cond)
             reward_loss = -reward.score(images, prompts).float()
             # 3. Keep the best image on the trajectory (the initial one included)
             with torch.no_grad():

@@ -8,7 +8,8 @@ Quality is chosen by bench.analysis.quality (by default the first of GenEval ove
 T2I-CompBench score and VQAScore that the records hold, else the reward). Intervals resample
 distinct prompt texts within each task (bench.analysis.stats: a text's seeds and repeats
 together); paired differences use the (prompt, seed) pairs a setting shares with the baseline,
-by default the reference method.
+by default the reference method (on runs of several models, the reference run of each setting's
+own model).
 """
 
 from __future__ import annotations
@@ -102,8 +103,8 @@ def table(df: pd.DataFrame, baseline: str | None = None, n_boot: int = 1000, x: 
     baseline's own row, marked ``baseline``); and whether the
     setting is on the Pareto frontier of quality against ``x`` (seconds, nfe or tflops)."""
     quality = qual.choose(df, quality)
-    base = _pick(df, baseline) if baseline else None
-    base_label = base["label"].iat[0] if base is not None else None
+    bases = _pick(df, baseline) if baseline else None
+    base_labels = {b["label"].iat[0] for b in bases.values()} if bases else set()
     rows = []
     for label, d in df.groupby("label", sort=False):
         row: dict[str, Any] = {"setting": label, "method": d["method"].iat[0], "model": d["model"].iat[0],
@@ -119,9 +120,10 @@ def table(df: pd.DataFrame, baseline: str | None = None, n_boot: int = 1000, x: 
         row["nfe"] = float(d["nfe"].mean())
         row["tflops"] = float(d["tflops"].mean()) if "tflops" in d else np.nan  # NaN: a run without FLOP counts
         row["peak_memory_mb"] = float(d["peak_memory_mb"].max()) if "peak_memory_mb" in d else np.nan
-        if base is not None:
-            row["baseline"] = label == base_label
-            if not row["baseline"]:  # the baseline against itself is no comparison: its Δ cells stay empty
+        if bases:
+            row["baseline"] = label in base_labels
+            base = bases.get(row["model"], bases.get(None))
+            if not row["baseline"] and base is not None:  # the baseline against itself is no comparison
                 row.update(_paired(d, base, quality, n_boot))
         rows.append(row)
     out = pd.DataFrame(rows)
@@ -129,17 +131,22 @@ def table(df: pd.DataFrame, baseline: str | None = None, n_boot: int = 1000, x: 
     return out
 
 
-def _pick(df: pd.DataFrame, baseline: str) -> pd.DataFrame:
+def _pick(df: pd.DataFrame, baseline: str) -> dict[str | None, pd.DataFrame]:
+    """The baseline's records: {None: them} for one setting; for a method name with one setting on
+    each of several models, {model: that model's setting}, so that every setting is paired with the
+    baseline on its own model (a teacher's search with the teacher's base draw)."""
     d = df[df["label"] == baseline]
-    if d.empty:
-        d = df[df["method"] == baseline]
-        if d["label"].nunique() > 1:
-            raise ResultsError(f"baseline '{baseline}' matches several settings "
-                               f"({', '.join(sorted(d['label'].unique()))}); name one")
+    if not d.empty:
+        return {None: d}
+    d = df[df["method"] == baseline]
     if d.empty:
         raise ResultsError(f"no run is the baseline '{baseline}'; the settings are: "
                            f"{', '.join(df['label'].unique())}")
-    return d
+    per_model = {model: g for model, g in d.groupby("model", sort=False)}
+    if any(g["label"].nunique() > 1 for g in per_model.values()):
+        raise ResultsError(f"baseline '{baseline}' matches several settings "
+                           f"({', '.join(sorted(d['label'].unique()))}); name one")
+    return per_model if len(per_model) > 1 else {None: d}
 
 
 def _budget(d: pd.DataFrame) -> float:

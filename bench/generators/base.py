@@ -122,6 +122,28 @@ class Generator(abc.ABC):
         """Images (B, 3, H, W) in [0, 1] from clean latents (the end of ``generate``)."""
         raise BenchError(f"model '{self.name}' does not expose its sampler step by step")
 
+    def generate_checkpointed(self, z: torch.Tensor, cond: Cond) -> torch.Tensor:
+        """``generate`` with every sampler step recomputed in the backward pass: backpropagating
+        through k steps then holds one step's activations instead of k (ReNO's ``checkpoint_steps``
+        on a multi-step sampler), for one more forward of each step. Same images as ``generate``:
+        the native rule, with the same step noise (``common.step_noise`` of z)."""
+        from torch.utils.checkpoint import checkpoint
+
+        from bench.generators import stepping
+        from bench.generators.common import step_noise
+
+        levels, z = self.levels(), z.float()
+
+        def one_step(x: torch.Tensor, z: torch.Tensor, i: int) -> torch.Tensor:
+            stochastic = self.sampler != "ode" and levels[i + 1][1] > 0
+            return stepping.step(levels, x, self.denoise(x, i, cond), i, self.sampler,
+                                 step_noise(z, i + 1) if stochastic else None)
+
+        x = self.start(z)
+        for i in range(len(levels) - 1):
+            x = checkpoint(one_step, x, z, i, use_reentrant=False)
+        return self.decode(x)
+
     @property
     def nfe_per_step(self) -> float:
         return self.nfe / max(len(self.levels()) - 1, 1)

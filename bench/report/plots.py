@@ -66,14 +66,19 @@ def pareto_figure(tab: pd.DataFrame, quality: str, x: str = "seconds", title: st
             pax = ax  # published points on the same axes
         # 1. Each method's settings: points, intervals, budgets joined
         handles = {}
-        for method, d in tab.groupby("method", sort=False):
+        models = list(dict.fromkeys(tab["model"])) if "model" in tab else [None]
+        for (method, model), d in _curves(tab):
             d = d.sort_values(x)
             color, marker = looks.look(method)
             y = d[quality].to_numpy()
             err = np.vstack([y - d[f"{quality}_low"].to_numpy(), d[f"{quality}_high"].to_numpy() - y])
-            handles[method_info(method).display] = ax.errorbar(
-                d[x], y, yerr=err, fmt=marker + ("-" if len(d) > 1 else ""), color=color, capsize=2.5, lw=1.4,
-                elinewidth=1, ms=6, zorder=3)
+            # several models: the first model's curves solid with filled markers, the next dashed, half-filled, ...
+            k = models.index(model) if model in models else 0
+            name = method_info(method).display + (f" · {model}" if len(models) > 1 else "")
+            handles[name] = ax.errorbar(
+                d[x], y, yerr=err, fmt=marker, ls=LINES[k % len(LINES)] if len(d) > 1 else "none", color=color,
+                capsize=2.5, lw=1.4, elinewidth=1, ms=6, zorder=3, fillstyle=FILLS[k % len(FILLS)],
+                mfc=color, mfcalt="white", mec=color)
         # 2. Limits, with room around the points and their bars
         ax.set_xscale("log")
         _set_limits(ax, tab, x, quality, published if overlay else None, levels, px)
@@ -109,7 +114,7 @@ def pareto_figure(tab: pd.DataFrame, quality: str, x: str = "seconds", title: st
         placer.avoid_points(ax, tab[x], tab[quality])
         for _, row in tab.iterrows():  # the interval bars
             placer.avoid_line(ax, [row[x], row[x]], [row[f"{quality}_low"], row[f"{quality}_high"]])
-        for _, g in tab.groupby("method", sort=False):  # the lines joining a method's budgets
+        for _, g in _curves(tab):  # the lines joining a method's budgets
             g = g.sort_values(x)
             placer.avoid_line(ax, g[x], g[quality])
         placer.avoid_line(ax, fx, fy, width=6)
@@ -130,6 +135,20 @@ def pareto_figure(tab: pd.DataFrame, quality: str, x: str = "seconds", title: st
                 placer.place(pax, row[px], row["value"], row["label"], looks.color(row["method"]),
                              gid="published-label")
     return fig
+
+
+LINES = ("-", "--", ":", "-.")  # one line style per model when a comparison holds several
+
+
+FILLS = ("full", "top", "bottom", "left")  # and one marker fill (hollow is for published points)
+
+
+def _curves(tab: pd.DataFrame) -> Any:
+    """The settings grouped into curves, one per method and model, in the table's order:
+    ((method, model or None), rows)."""
+    model = tab["model"].fillna("") if "model" in tab else pd.Series("", index=tab.index)
+    for (method, name), d in tab.assign(_model=model).groupby(["method", "_model"], sort=False):
+        yield (method, name or None), d
 
 
 def _set_limits(ax: Any, tab: pd.DataFrame, x: str, quality: str, published: pd.DataFrame | None,

@@ -95,6 +95,16 @@ class MeteredGenerator:
 
         return _on_backward(self._generator.generate(z, cond), on_backward)
 
+    def generate_checkpointed(self, z: torch.Tensor, cond: Any) -> torch.Tensor:
+        """``generate`` recomputing each step in the backward pass: counted as ``generate``."""
+        n = z.shape[0]
+        self._meter.nfe += self._generator.nfe * n
+        self._meter.generations += n
+
+        def on_backward() -> None:
+            self._meter.generator_backward += n
+        return _on_backward(self._generator.generate_checkpointed(z, cond), on_backward)
+
     def denoise(self, x: torch.Tensor, i: int, cond: Any) -> torch.Tensor:
         """One sampler step's network evaluations (a multi-step method drives the sampler itself)."""
         self._meter.nfe += self._generator.nfe_per_step * x.shape[0]

@@ -157,3 +157,26 @@ def test_without_the_reference_method_the_missing_gains_are_explained(runs, tmp_
     assert "No Δ columns: none of the runs is the reference method (base)" in (out / "report.html").read_text()
     paired = CliRunner().invoke(app, ["compare", runs["bo2"], runs["bo4"], "--out", str(out), "--baseline", "best-of-n n=2"])
     assert paired.exit_code == 0 and "note:" not in paired.stderr
+
+
+def test_runs_of_two_models_pair_each_setting_with_its_own_models_base(runs, tmp_path):
+    teacher = ["--model", "shapes-teacher", "--model-set", "steps=2"]
+    t_base = _run(tmp_path, "t-base", *teacher)
+    t_fk = _run(tmp_path, "t-fk", *teacher, "--method", "fk-steering", "--set", "particles=2")
+    out = tmp_path / "cmp"
+    result = CliRunner().invoke(app, ["compare", runs["base"], runs["bo2"], t_base, t_fk, "--x", "nfe",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    tab = pd.read_csv(out / "table.csv").set_index("setting")
+    assert list(tab.index) == ["base (shapes)", "best-of-n n=2 (shapes)", "base (shapes-teacher)",
+                               "fk-steering particles=2 (shapes-teacher)"]
+    assert tab["baseline"].tolist() == [True, False, True, False]
+    records = pd.concat([pd.read_parquet(f"{r}/records.parquet") for r in (runs["base"], runs["bo2"], t_base, t_fk)])
+    by = {(m, model): d.set_index(["prompt_id", "seed"])["reward"]
+          for (m, model), d in records.groupby(["method", "model"])}
+    # each Δ is against the base draw of the setting's own model
+    assert tab.loc["fk-steering particles=2 (shapes-teacher)", "d_reward"] == pytest.approx(
+        (by[("fk-steering", "shapes-teacher")] - by[("base", "shapes-teacher")]).mean(), abs=1e-6)
+    assert tab.loc["best-of-n n=2 (shapes)", "d_reward"] == pytest.approx(
+        (by[("best-of-n", "shapes")] - by[("base", "shapes")]).mean(), abs=1e-6)
+    assert tab.loc["fk-steering particles=2 (shapes-teacher)", "nfe"] == 4

@@ -217,3 +217,18 @@ def test_methods_without_a_colour_get_the_spare_ones_in_order_of_appearance():
     assert looks.look("someone-elses") == (style.SPARE_COLORS[0], style.SPARE_MARKERS[0])
     assert looks.look("another") == (style.SPARE_COLORS[1], style.SPARE_MARKERS[1])
     assert looks.look("base") == ("#000000", "o")  # from its registration
+
+
+def test_a_method_on_two_models_is_two_curves_told_apart_in_the_legend():
+    tab = table(4)
+    tab = pd.concat([tab.assign(model="shapes"), tab.assign(model="shapes-teacher", nfe=tab["nfe"] * 8)],
+                    ignore_index=True)
+    tab["setting"] = tab["setting"] + " (" + tab["model"] + ")"
+    tab["pareto"] = pareto_front(tab["nfe"], tab["overall"])
+    fig = pareto_figure(tab, "overall", "nfe")
+    check_readable(fig)
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "best-of-N · shapes" in legend and "best-of-N · shapes-teacher" in legend
+    ax = fig.axes[0]
+    styles = {line.get_linestyle() for line in ax.get_lines() if len(line.get_xdata()) > 1 and line.get_linestyle() != "None"}
+    assert {"-", "--"} <= styles
