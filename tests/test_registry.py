@@ -15,7 +15,7 @@ def test_unknown_name_suggests_the_closest():
 
     with pytest.raises(UnknownNameError, match=r"^unknown method 'bestofn'. Did you mean: best-of-n\?$"):
         methods.get("bestofn")
-    with pytest.raises(UnknownNameError, match=r"Known: base, best-of-n, hypernoise, reno"):
+    with pytest.raises(UnknownNameError, match=r"Known: base, best-of-n, fk-steering, hypernoise, paths, reno, zero-order"):
         methods.get("zzzzzz")
 
 

@@ -194,3 +194,16 @@ def test_reno_through_the_whole_sampler_is_the_same_with_steps_checkpointed(teac
         assert float((a.image - b.image).abs().max()) < 2e-3  # float noise, amplified by lr 5 over 2 updates
     assert m1.per_image(2) | {"seconds": 0, "peak_memory_mb": 0} == m2.per_image(2) | {"seconds": 0, "peak_memory_mb": 0}
     assert m1.per_image(2)["nfe"] == 3 * 4 and m1.per_image(2)["generator_backward"] == 2
+
+
+@pytest.mark.parametrize("model", ["sd-turbo-tiny", "sdxl-turbo-tiny", "sana-sprint-tiny", "flux-schnell-tiny"])
+def test_every_search_method_runs_on_every_real_adapter_at_a_few_steps(model):
+    gen, reward = load_generator(model, steps=3), load_reward("redness")
+    prompts, seeds = ["a red apple", "a blue car"], [0, 1]
+    settings = {"zero-order": {"rounds": 1, "neighbors": 2}, "paths": {"start": 2, "backward": 2},
+                "fk-steering": {"particles": 2, "resample_every": 0.34, "resample_start": 0.0, "resample_end": 0.7}}
+    for name, st in settings.items():
+        out, meter = _run(name, gen, reward, prompts, seeds, **st)
+        assert all(math.isfinite(s.reward) and s.image.shape == (3, 32, 32) for s in out)
+        assert torch.allclose(torch.tensor([s.reward for s in out]), _score(reward, out, prompts), atol=1e-4)
+    assert out[0].extras["resamples"] >= 2  # fk-steering resampled after steps 0 and 1 (and checked at the last)
