@@ -14,7 +14,11 @@ the previous one (``reward_min`` before the first), and λ = ``lmbda``:
 
 and at the last step max, add and rt divide by the product of the potentials the particle's
 ancestors were resampled with (so the final weights target exp(λ·r(x0)), as in the reference's
-``fkd_class.py``). Weights are clamped to [0, 1e10], NaNs to 0. Resampling happens at the steps
+``fkd_class.py``). A NaN reward weighs 0. *Departure*: weights are computed in log space and
+scaled so that the largest is 1; the reference exponentiates and clamps at 1e10, which changes
+nothing in ImageReward's range but makes every weight equal (uniform resampling) when rewards
+are large, as shapes-clip's 100·cos are (e^(λ·80) overflows); ratios, and so resampling and the
+ESS, are otherwise the same. The products of potentials are kept relative in the same way. Resampling happens at the steps
 of ``resample_start .. resample_end`` every ``resample_every`` and at the last step; at the last
 step (and everywhere with ``adaptive``) only when the effective sample size
 ESS = 1/Σ w̄² falls below ``ess_threshold``·k.
@@ -129,6 +133,7 @@ class FKSteering:
                                              generator=stepwise.torch_generator(job.seeds[r], i, _RESAMPLE))
                     index[r] = r * k + pick
                     previous[r], product[r] = scores[r][pick], product[r][pick] * w[pick]
+                    product[r] = product[r] / product[r].max()  # only its ratios matter
                     ancestors[r] = ancestors[r][pick]
                     resamples[r] += 1
                 flat_index = index.flatten().to(x.device)
@@ -149,7 +154,8 @@ class FKSteering:
         return samples
 
     def _weights(self, r: torch.Tensor, previous: torch.Tensor, product: torch.Tensor, last: bool) -> torch.Tensor:
-        """The potentials of one row's particles (the reference's ``FKD.resample``)."""
+        """The potentials of one row's particles (the reference's ``FKD.resample``), scaled so that
+        the largest is 1: resampling, the ESS and the final division read only their ratios."""
         lam = self.lmbda
         if self.potential == "max":
             r_eff = torch.maximum(r, previous)
@@ -158,15 +164,15 @@ class FKSteering:
         else:
             r_eff = r
         if self.potential == "diff":
-            w = torch.exp(lam * (r - previous))
+            log_w = lam * (r - previous)
         elif last:
-            w = torch.exp(lam * r_eff) / product
+            log_w = lam * r_eff - torch.log(product)
         else:
-            w = torch.exp(lam * r_eff)
-        w = torch.nan_to_num(w.clamp(0, 1e10), nan=0.0)
-        if not float(w.sum()) > 0:  # every weight vanished (a NaN reward): fall back to uniform
-            w = torch.ones_like(w)
-        return w
+            log_w = lam * r_eff
+        log_w = torch.nan_to_num(log_w, nan=-math.inf, posinf=-math.inf)  # a NaN reward: weight 0
+        if not torch.isfinite(log_w).any():  # every weight vanished: fall back to uniform
+            return torch.ones_like(log_w)
+        return torch.exp(log_w - log_w.max())
 
 
 @method("fk-steering", label="FK steering", budget="particles", budget_label="k={:g}", color="#CC79A7", marker="D",

@@ -207,3 +207,29 @@ def test_every_search_method_runs_on_every_real_adapter_at_a_few_steps(model):
         assert all(math.isfinite(s.reward) and s.image.shape == (3, 32, 32) for s in out)
         assert torch.allclose(torch.tensor([s.reward for s in out]), _score(reward, out, prompts), atol=1e-4)
     assert out[0].extras["resamples"] >= 2  # fk-steering resampled after steps 0 and 1 (and checked at the last)
+
+
+class _Shifted:
+    """A reward plus a constant: the same preferences, larger numbers."""
+
+    def __init__(self, reward, shift):
+        self.reward, self.shift = reward, shift
+
+    def score(self, images, prompts):
+        return self.reward.score(images, prompts) + self.shift
+
+
+def test_fk_weights_read_only_reward_differences_however_large_the_rewards(teacher, clip):
+    # exp(λ·r) of a reward near 1000 overflows: computed in log space, the particles still follow the potential
+    prompts, seeds = PROMPTS[:2], [3, 4]
+    settings = {"particles": 4, "potential": "rt", "resample_start": 0.0, "resample_end": 0.5, "resample_every": 0.25}
+    small, _ = _run("fk-steering", teacher, clip, prompts, seeds, **settings)
+    large, _ = _run("fk-steering", teacher, _Shifted(clip, 1000.0), prompts, seeds, **settings)
+    for a, b in zip(small, large):
+        assert a.extras["surviving_particles"] == b.extras["surviving_particles"]
+        assert b.reward - 1000.0 == pytest.approx(a.reward, abs=1e-3)
+        assert torch.allclose(a.image, b.image, atol=1e-5)
+    fk, _ = load_method("fk-steering", {"potential": "rt", "lmbda": 1.0})
+    two = {"dtype": torch.float64}
+    w = fk._weights(torch.tensor([1000.0, 1001.0], **two), torch.zeros(2, **two), torch.ones(2, **two), last=False)
+    assert float(w[1] / w[0]) == pytest.approx(math.e)  # the reference's clamp at 1e10 would make them equal
