@@ -72,6 +72,13 @@ CASES = {
     "reno reg_weight=nan": lambda w: [*RUN, "--method", "reno", "--set", "reg_weight=nan", "--out", f"{w}/o"],
     "reno iterations=2.5": lambda w: [*RUN, "--method", "reno", "--set", "iterations=2.5", "--out", f"{w}/o"],
     "best-of-n n=-3": lambda w: [*RUN, "--method", "best-of-n", "--set", "n=-3", "--out", f"{w}/o"],
+    # the search and steering methods (issue 19)
+    "paths on the one-step student": lambda w: [*RUN, "--method", "paths", "--out", f"{w}/o"],
+    "paths start beyond the steps": lambda w: [*RUN, "--method", "paths", "--model", "shapes-teacher", "--set",
+                                               "start=9", "--out", f"{w}/o"],
+    "fk-steering potential=sum": lambda w: [*RUN, "--method", "fk-steering", "--model", "shapes-teacher", "--set",
+                                            "potential=sum", "--out", f"{w}/o"],
+    "zero-order threshold=1": lambda w: [*RUN, "--method", "zero-order", "--set", "threshold=1", "--out", f"{w}/o"],
     "infinite reward weight": lambda w: [*RUN, "--reward", "1e400*shapes-clip", "--out", f"{w}/o"],
     "train lr=nan": lambda w: [*TINY_TRAIN, "--prompts", f"{w}/prompts.txt", "--set", "lr=nan", "--out", f"{w}/t"],
     "train rank=1.5": lambda w: [*TINY_TRAIN, "--prompts", f"{w}/prompts.txt", "--set", "rank=1.5", "--out", f"{w}/t"],
