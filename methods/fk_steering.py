@@ -148,7 +148,9 @@ class FKSteering:
         samples = []
         for r in range(rows):
             best = int(scores[r].argmax())
-            samples.append(Sample(image=images[r * k + best].detach().clone(), reward=float(scores[r, best]), extras={
+            # reward_initial NaN: the seed's unmodified draw is never made (no particle runs unsteered)
+            samples.append(Sample(image=images[r * k + best].detach().clone(), reward=float(scores[r, best]),
+                                  reward_initial=float("nan"), extras={
                 "best_index": best, "resamples": resamples[r], "final_ess": ess_last[r],
                 "surviving_particles": int(torch.unique(ancestors[r]).numel()),  # distinct starting particles left
                 "particle_rewards": [float(v) for v in scores[r]],

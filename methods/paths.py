@@ -116,7 +116,9 @@ class Paths:
                 job.advance((rnd + 1) / len(plan))
         samples = []
         for r in range(rows):
-            samples.append(Sample(image=images[r * n].detach().clone(), reward=float(kept[r, 0]), extras={
+            # reward_initial NaN: the seed's unmodified draw (path 0 run to the end unbranched) is never made
+            samples.append(Sample(image=images[r * n].detach().clone(), reward=float(kept[r, 0]),
+                                  reward_initial=float("nan"), extras={
                 "rounds": len(plan), "path_rewards": [float(v) for v in kept[r]]}))
         return samples
 
