@@ -13,10 +13,12 @@ runs=()
 go() { local name="$1"; shift; bench run -q --limit "$limit" "$@" --out "$out/$name"; runs+=("$out/$name"); }
 
 # The one-step student: 1 NFE a draw (paths and FK steering need intermediate noise levels)
+# (best-of-n's batch size and ReNO's step checkpointing as on the teacher: they change no image,
+# and settings equal on both models keep the labels to the budget)
 go student-base --model shapes
-for n in 4 16; do go "student-best-of-n-$n" --model shapes --method best-of-n --set n=$n; done
+for n in 4 16; do go "student-best-of-n-$n" --model shapes --method best-of-n --set n=$n --set batch_size=8; done
 for r in 1 4; do go "student-zero-order-$r" --model shapes --method zero-order --set rounds=$r; done
-go student-reno-10 --model shapes --method reno --set iterations=10
+go student-reno-10 --model shapes --method reno --set iterations=10 --set checkpoint_steps=true
 go student-hypernoise --model shapes --method hypernoise
 
 # The teacher: 8 Euler steps of the flow ODE, 8 NFEs a draw

@@ -106,7 +106,7 @@ class ZeroOrder:
         return torch.cat(images), torch.cat(scores)
 
 
-@method("zero-order", label="zero-order search", budget="rounds", budget_label="{:g} rounds", color="#009E73",
+@method("zero-order", label="zero-order search", budget="rounds", budget_label="r={:g}", color="#E69F00",
         marker="v", nfe=lambda settings, g: (1 + settings["neighbors"] * settings["rounds"]) * g,
         model_defaults={"shapes": {"batch_size": 64}, "shapes-teacher": {"batch_size": 64}})
 def zero_order(rounds: int = 4, neighbors: int = 4, threshold: float = 0.95, batch_size: int = 8) -> ZeroOrder:

@@ -19,11 +19,12 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from bench.files import atomic_write_bytes
-from methods.base import method_info
+from methods.base import method_info, methods as registered_methods
 
 # Okabe & Ito (2008): black, orange, sky blue, bluish green, yellow, blue, vermillion, reddish purple
 OKABE_ITO = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7")
-SPARE_COLORS = ("#E69F00", "#56B4E9", "#CC79A7", "#8C6D31", "#F0E442")  # for methods that name no colour
+# for methods that name no colour or marker, in this order, skipping those a registered method has taken
+SPARE_COLORS = ("#E69F00", "#56B4E9", "#CC79A7", "#8C6D31", "#882255", "#44AA99", "#117733", "#F0E442")
 SPARE_MARKERS = ("v", "P", "X", "*", "h", "<", ">", "p")
 UNKNOWN = "#777777"  # a method this installation does not have, beyond the spare colours
 FRONTIER = "#9a9a9a"
@@ -59,8 +60,9 @@ class Looks:
     """Colour and marker per method, fixed in order of first appearance."""
 
     def __init__(self, methods: Iterable[str] = ()) -> None:
-        self._spare_colors = iter(SPARE_COLORS)
-        self._spare_markers = iter(SPARE_MARKERS)
+        taken = [method_info(name) for name in registered_methods.names()]
+        self._spare_colors = iter([c for c in SPARE_COLORS if c not in {i.color for i in taken}])
+        self._spare_markers = iter([m for m in SPARE_MARKERS if m not in {i.marker for i in taken}])
         self._looks: dict[str, tuple[str, str]] = {}
         for m in methods:
             self.look(m)

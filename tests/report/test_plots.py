@@ -213,10 +213,17 @@ def test_spread_labels_keep_their_gap_and_stay_centred_on_their_lines():
 
 
 def test_methods_without_a_colour_get_the_spare_ones_in_order_of_appearance():
+    from methods.base import method_info, methods
+
+    taken = [method_info(name) for name in methods.names()]
+    colors = [c for c in style.SPARE_COLORS if c not in {i.color for i in taken}]
+    markers = [m for m in style.SPARE_MARKERS if m not in {i.marker for i in taken}]
     looks = style.Looks(["base", "someone-elses", "another"])
-    assert looks.look("someone-elses") == (style.SPARE_COLORS[0], style.SPARE_MARKERS[0])
-    assert looks.look("another") == (style.SPARE_COLORS[1], style.SPARE_MARKERS[1])
+    assert looks.look("someone-elses") == (colors[0], markers[0])
+    assert looks.look("another") == (colors[1], markers[1])
     assert looks.look("base") == ("#000000", "o")  # from its registration
+    # a spare never repeats a registered method's colour or marker
+    assert not {looks.color("someone-elses"), looks.color("another")} & {i.color for i in taken}
 
 
 def test_a_method_on_two_models_is_two_curves_told_apart_in_the_legend():
