@@ -113,7 +113,7 @@ class FKSteering:
                 # 2. One stochastic step of every particle (fresh noise per particle slot and step)
                 x0 = stepwise.denoise(gen, x, i, cond, size)
                 xi = None
-                if levels[i + 1][1] > 0 and self.eta != 0:
+                if stepping.draws_noise(levels, i + 1, self.eta):
                     xi = torch.cat([stepwise.noise(gen, [s], j, i + 1, _STEP_NOISE) for s, j in slots])
                 x = stepping.step(levels, x, x0, i, self.eta, xi)
                 job.advance((i + 1) / steps)

@@ -94,7 +94,7 @@ class Paths:
             # 1. N paths per row from best-of-n's candidate seeds, by the ODE to level `start`
             cond = repeat(base_cond, n)
             x = gen.start(gen.noise([candidate_seed(s, j) for s in seeds for j in range(n)]))
-            x = self._ode(gen, x, cond, 0, self.start, levels)
+            x = self._ode(gen, x, cond, 0, self.start)
             kept = torch.full((rows, n), float("nan"))
             images = None
             branch_cond = repeat(base_cond, n * m)
@@ -105,7 +105,7 @@ class Paths:
                 xi = torch.cat([stepwise.noise(gen, [s], level, j, _BRANCH) for s in seeds for j in range(n * m)])
                 branch = stepping.renoise(levels, parents, level, level - self.forward, xi)
                 # 3. The ODE to `target`, then score each branch's clean prediction there
-                branch = self._ode(gen, branch, branch_cond, level - self.forward, target, levels)
+                branch = self._ode(gen, branch, branch_cond, level - self.forward, target)
                 x0 = branch if target == steps else stepwise.denoise(gen, branch, target, branch_cond, size)
                 branch_images, scores = stepwise.score_latents(gen, reward, x0, branch_prompts, size)
                 # 4. Keep the best N branches of every row (the first of equal scores wins)
@@ -122,14 +122,10 @@ class Paths:
                 "rounds": len(plan), "path_rewards": [float(v) for v in kept[r]]}))
         return samples
 
-    def _ode(self, gen: Any, x: torch.Tensor, cond: Any, first: int, last: int, levels) -> torch.Tensor:
+    def _ode(self, gen: Any, x: torch.Tensor, cond: Any, first: int, last: int) -> torch.Tensor:
         """Deterministic steps of every latent from level ``first`` to ``last``, in chunks."""
-        def run(s: slice) -> torch.Tensor:
-            part, c = x[s], take(cond, s)
-            for i in range(first, last):
-                part = stepping.step(levels, part, gen.denoise(part, i, c), i, 0.0)
-            return part
-        return stepwise.in_chunks(run, x.shape[0], self.batch_size)
+        return stepwise.in_chunks(lambda s: stepping.sample(gen, None, take(cond, s), eta=0.0, first=first, last=last,
+                                                            x=x[s]), x.shape[0], self.batch_size)
 
 
 @method("paths", label="search over paths", budget="n", budget_label="N={:g}", color="#56B4E9", marker="P",

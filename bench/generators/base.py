@@ -127,22 +127,11 @@ class Generator(abc.ABC):
         through k steps then holds one step's activations instead of k (ReNO's ``checkpoint_steps``
         on a multi-step sampler), for one more forward of each step. Same images as ``generate``:
         the native rule, with the same step noise (``common.step_noise`` of z)."""
-        from torch.utils.checkpoint import checkpoint
-
         from bench.generators import stepping
         from bench.generators.common import step_noise
 
-        levels, z = self.levels(), z.float()
-
-        def one_step(x: torch.Tensor, z: torch.Tensor, i: int) -> torch.Tensor:
-            stochastic = self.sampler != "ode" and levels[i + 1][1] > 0
-            return stepping.step(levels, x, self.denoise(x, i, cond), i, self.sampler,
-                                 step_noise(z, i + 1) if stochastic else None)
-
-        x = self.start(z)
-        for i in range(len(levels) - 1):
-            x = checkpoint(one_step, x, z, i, use_reentrant=False)
-        return self.decode(x)
+        z = z.float()
+        return self.decode(stepping.sample(self, z, cond, noise=lambda i: step_noise(z, i), checkpointed=True))
 
     @property
     def nfe_per_step(self) -> float:

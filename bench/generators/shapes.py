@@ -43,6 +43,7 @@ class ShapesGenerator(Generator):
         self.guided = self.network_name == "teacher" and guidance != 1.0
         self.steps, self.guidance, self.revision = steps, guidance, revision
         self.nfe = steps * (2 if self.guided else 1)
+        self._levels = [(1.0 - t, t) for t in torch.linspace(1.0, 0.0, steps + 1).tolist()]
         self.freeze()
 
     def check_prompts(self, prompts: list[str]) -> None:
@@ -70,13 +71,13 @@ class ShapesGenerator(Generator):
 
     # -- step by step (bench.generators.stepping): x_t = (1 − t)·x0 + t·ε, Euler = DDIM η = 0 ----
     def levels(self) -> list[tuple[float, float]]:
-        return [(1.0 - t, t) for t in torch.linspace(1.0, 0.0, self.steps + 1).tolist()]
+        return list(self._levels)
 
     def start(self, z: torch.Tensor) -> torch.Tensor:
         return z.to(self.device, torch.float32)
 
     def denoise(self, x: torch.Tensor, i: int, cond: Cond) -> torch.Tensor:
-        t_value = self.levels()[i][1]
+        t_value = self._levels[i][1]
         x = x.to(self.device, self.dtype)
         t = torch.full((x.shape[0],), t_value, device=self.device, dtype=self.dtype)
         if not self.guided:

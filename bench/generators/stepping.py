@@ -28,6 +28,7 @@ import math
 from typing import Any, Callable
 
 import torch
+from torch.utils.checkpoint import checkpoint
 
 from bench.errors import ConfigError
 
@@ -63,18 +64,26 @@ def renoise(levels: list[tuple[float, float]], x: torch.Tensor, j: int, i: int, 
     return ratio * x + math.sqrt(max(s_i**2 - (ratio * s_j) ** 2, 0.0)) * noise
 
 
-def sample(gen: Any, z: torch.Tensor, cond: Any, eta: float | str | None = None,
+def draws_noise(levels: list[tuple[float, float]], i: int, eta: float | str) -> bool:
+    """Whether the step into level ``i`` adds fresh noise (a stochastic rule, a level not clean)."""
+    return levels[i][1] > 0 and (eta == "consistency" or ETA.get(eta, eta) != 0)
+
+
+def sample(gen: Any, z: torch.Tensor | None, cond: Any, eta: float | str | None = None,
            noise: Noise | None = None, first: int = 0, last: int | None = None,
-           x: torch.Tensor | None = None) -> torch.Tensor:
+           x: torch.Tensor | None = None, checkpointed: bool = False) -> torch.Tensor:
     """Latents at level ``last`` (default: the clean end) from ``z`` (or from ``x`` at level
     ``first``), stepping with ``eta`` (default: the generator's native rule); ``noise(i)`` gives the
-    fresh noise for the step into level i (needed unless the rule is deterministic)."""
+    fresh noise for the step into level i (needed unless the rule is deterministic). With
+    ``checkpointed`` each step is recomputed in the backward pass instead of kept."""
     levels = gen.levels()
     last = len(levels) - 1 if last is None else last
     eta = gen.sampler if eta is None else eta
     x = gen.start(z) if x is None else x
+
+    def one(x: torch.Tensor, i: int) -> torch.Tensor:
+        return step(levels, x, gen.denoise(x, i, cond), i, eta, noise(i + 1) if draws_noise(levels, i + 1, eta) else None)
+
     for i in range(first, last):
-        x0 = gen.denoise(x, i, cond)
-        stochastic = eta == "consistency" or ETA.get(eta, eta) != 0
-        x = step(levels, x, x0, i, eta, noise(i + 1) if stochastic and levels[i + 1][1] > 0 else None)
+        x = checkpoint(one, x, i, use_reentrant=False) if checkpointed else one(x, i)
     return x

@@ -86,24 +86,22 @@ class MeteredGenerator:
         return self._generator.encode(prompts)
 
     def generate(self, z: torch.Tensor, cond: Any) -> torch.Tensor:
-        n = z.shape[0]
-        self._meter.nfe += self._generator.nfe * n
-        self._meter.generations += n
-
-        def on_backward() -> None:
-            self._meter.generator_backward += n
-
-        return _on_backward(self._generator.generate(z, cond), on_backward)
+        return self._count_generate(z, self._generator.generate(z, cond))
 
     def generate_checkpointed(self, z: torch.Tensor, cond: Any) -> torch.Tensor:
         """``generate`` recomputing each step in the backward pass: counted as ``generate``."""
+        return self._count_generate(z, self._generator.generate_checkpointed(z, cond))
+
+    def _count_generate(self, z: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        """Count a ``generate`` of noise ``z`` into ``images``: NFEs, decodes, and backwards through it."""
         n = z.shape[0]
         self._meter.nfe += self._generator.nfe * n
         self._meter.generations += n
 
         def on_backward() -> None:
             self._meter.generator_backward += n
-        return _on_backward(self._generator.generate_checkpointed(z, cond), on_backward)
+
+        return _on_backward(images, on_backward)
 
     def denoise(self, x: torch.Tensor, i: int, cond: Any) -> torch.Tensor:
         """One sampler step's network evaluations (a multi-step method drives the sampler itself)."""
