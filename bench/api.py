@@ -39,6 +39,7 @@ class Run:
     manifest: dict[str, Any]  # settings, grid, provenance, status (manifest.json)
     summaries: dict[str, pd.DataFrame] = field(default_factory=dict)  # per evaluator, of a run just made
     main: bool = True  # False on the other ranks under torchrun (rank 0 reports)
+    shard_rows: int | None = None  # a run made with shard="I/N": the grid's rows that are that shard's
 
 
 def _toml(config: Config) -> dict[str, Any]:
@@ -55,10 +56,16 @@ def run(method: str | None = None, *, model: str | None = None, reward: str | No
         dtype: str | None = None, settings: dict[str, Any] | None = None,
         model_options: dict[str, Any] | None = None, evaluators: str | Sequence[str] | None = None,
         save_images: bool | None = None, warmup: bool | None = None, extend: bool = False,
-        weights: str | None = None, config: Config = None, progress: bool = False) -> Run:
+        weights: str | None = None, shard: str | None = None, merge: bool = False, config: Config = None,
+        progress: bool = False) -> Run:
     """Run (or resume) a method over a suite's prompt x seed grid, as `bench run` does; the
-    options left None come from bench.toml's [run] and then the defaults."""
+    options left None come from bench.toml's [run] and then the defaults. ``shard="I/N"`` makes
+    only shard I of N (``Run.shard_rows`` of them; ``Run.records`` holds every row made so far),
+    ``merge=True`` merges the finished shards of the same run into its tables."""
     from bench.config import build_config
+    from bench.errors import ConfigError
+    from bench.running.grid import parse_shard
+    from bench.running.runner import merge as merge_shards
     from bench.running.runner import run as run_grid
 
     flags = {"method": method, "model": model, "reward": reward, "suite": suite,
@@ -67,12 +74,15 @@ def run(method: str | None = None, *, model: str | None = None, reward: str | No
              "device": device, "dtype": dtype, "save_images": save_images,
              "evaluators": list(evaluators) if isinstance(evaluators, (list, tuple)) else evaluators,
              "warmup": warmup, "extend": extend, "weights": weights}
+    if shard is not None and merge:
+        raise ConfigError("--shard makes one shard and --merge merges finished ones; give one or the other")
+    part = parse_shard(shard) if shard is not None else None
     cfg = build_config(_toml(config), flags, [], settings=settings, model_options=model_options)
-    result = run_grid(cfg, progress=progress)
+    result = merge_shards(cfg) if merge else run_grid(cfg, progress=progress, shard=part)
     from bench.running.manifest import read_manifest
 
     path = cfg.run_dir()
-    return Run(path, result.records, read_manifest(path) or {}, result.summaries, result.main)
+    return Run(path, result.records, read_manifest(path) or {}, result.summaries, result.main, result.shard_rows)
 
 
 def train(method: str | None = None, *, model: str | None = None, reward: str | None = None,

@@ -95,9 +95,12 @@ def run(
     extend: bool = typer.Option(False, "--extend", help="Add seeds or prompts to the run already in --out."),
     no_warmup: bool = typer.Option(False, "--no-warmup", help="Skip the untimed warm-up batch (start-up is then charged to the first images)."),
     weights: Optional[str] = typer.Option(None, "--weights", help="hub (default) or random: the real architectures with random weights, nothing downloaded (timing and memory checks)."),
+    shard: Optional[str] = typer.Option(None, "--shard", metavar="I/N", help="Make only shard I of N (0-based: whole batches of the grid, for your own scheduler or a job array); the shards write into the same --out."),
+    merge: bool = typer.Option(False, "--merge", help="Merge the finished shards in --out into the run's tables (the shards' command with --merge in place of --shard; nothing is run)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Run a method over a suite's prompt x seed grid; rerunning the same command resumes.
+    Sharded (--shard 0/N ... --shard N-1/N, then --merge), the records equal an unsharded run's.
 
     Example: bench run --method reno --model sd-turbo-tiny --reward redness --suite prompts.txt --seeds 0,1
     """
@@ -110,10 +113,16 @@ def run(
                       batch_size=batch_size, out=out, device=device, dtype=dtype, settings=parse_sets(set_),
                       model_options=parse_sets(model_set), evaluators=evaluator or None,
                       save_images=False if no_images else None, warmup=False if no_warmup else None,
-                      extend=extend, weights=weights, config=config, progress=not quiet)
+                      extend=extend, weights=weights, shard=shard, merge=merge, config=config,
+                      progress=not quiet)
     if not result.main:  # under torchrun, rank 0 reports
         return
     df = result.records
+    if result.shard_rows is not None:
+        typer.echo(f"shard {shard}: its {result.shard_rows} rows are in {result.path} ({len(df)} of "
+                   f"{result.manifest['grid']['rows']} rows of the run so far); once every shard is done, "
+                   "the same command with --merge in place of --shard writes the tables")
+        return
     initial = df["reward_initial"].mean()  # NaN where the method never made the unmodified draw
     initial_text = "" if pd.isna(initial) else f" (initial {initial:.4f})"
     typer.echo(f"{len(df)} records in {result.path}/records.csv; mean reward {df['reward'].mean():.4f}"

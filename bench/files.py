@@ -6,8 +6,11 @@
 - ``remove_temporaries``: what killed writes left behind, removed by the next writer.
 - ``hold``: an advisory lock on ``<folder>/.lock``; ``bench run`` (rank 0 under torchrun),
   ``bench evaluate`` and ``bench train`` hold it while they write, and a second process asking
-  for it is refused in one line. The lock is the kernel's (``flock``), so a killed process
-  releases it; where ``fcntl`` does not exist (Windows) nothing is locked.
+  for it is refused in one line. The shards of a run (``bench run --shard I/N``) write one folder
+  together: each holds ``.lock`` shared and its own ``.lock-shard-<i>-of-<n>``, so shards run side
+  by side while the same shard twice, or a shard beside an unsharded writer, is refused. The lock
+  is the kernel's (``flock``; over NFS, the server's lock), so a killed process releases it; where
+  ``fcntl`` does not exist (Windows) nothing is locked.
 """
 
 from __future__ import annotations
@@ -60,18 +63,27 @@ except ImportError:  # pragma: no cover - Windows
 
 
 @contextlib.contextmanager
-def hold(folder: Path, what: str = "--out") -> Iterator[None]:
-    """Hold ``folder``'s lock for the block, or raise a one-line error if another process has it."""
+def hold(folder: Path, what: str = "--out", shard: str | None = None) -> Iterator[None]:
+    """Hold ``folder``'s lock for the block, or raise a one-line error if another process has it.
+    With ``shard`` (a ``Shard.name``): the folder's lock shared with the other shards, and the
+    shard's own lock alone."""
     if fcntl is None:
         yield
         return
-    fd = os.open(Path(folder) / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
-    try:
+    with contextlib.ExitStack() as stack:
+        fd = os.open(Path(folder) / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
+        stack.callback(os.close, fd)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shard else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             raise ResultsError(f"another bench process is writing {what} '{folder}'; wait for it to finish "
                                "(a killed one lets go at once), or choose another folder") from None
+        if shard:
+            own = os.open(Path(folder) / f".lock-{shard}", os.O_RDWR | os.O_CREAT, 0o666)
+            stack.callback(os.close, own)
+            try:
+                fcntl.flock(own, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ResultsError(f"another bench process is making {shard.replace('-', ' ')} of {what} "
+                                   f"'{folder}'; wait for it to finish (a killed one lets go at once)") from None
         yield
-    finally:
-        os.close(fd)

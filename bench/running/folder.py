@@ -4,6 +4,9 @@
     with folder.writing():              the one-writer lock; leftovers of killed writes removed
         folder.write_manifest(fields)   manifest.json
         folder.journal(rank).append()   journal/rank-<r>.jsonl, one JSON line a row
+    with folder.writing(shard):         a shard's lock: shards write side by side, each its own
+        folder.journal(rank, shard)     journal/shard-<i>-of-<n>-rank-<r>.jsonl
+        folder.write_shard(shard, ...)  journal/shard-<i>-of-<n>.json: the shard's provenance, once made
         folder.save_image(image, name)  images/<name>.png, as the judges saw it (8-bit)
         folder.finalize(order)          records.parquet + records.csv, in grid order
     folder.finished()                   the records and manifest of a finished run, or one clear error
@@ -23,9 +26,9 @@ from typing import Any, Iterator
 import torch
 
 from bench.errors import ResultsError
-from bench.files import atomic_write_bytes, hold, remove_temporaries
+from bench.files import atomic_write_bytes, atomic_write_text, hold, remove_temporaries
 from bench.running import records
-from bench.running.grid import IDENTITY as GRID_KEYS, differences
+from bench.running.grid import IDENTITY as GRID_KEYS, Shard, differences
 from bench.running.manifest import read_manifest, write_manifest
 
 
@@ -120,19 +123,48 @@ class RunFolder:
 
     # -- writing (one process at a time) --------------------------------------------------------
     @contextlib.contextmanager
-    def writing(self) -> Iterator[None]:
+    def writing(self, shard: Shard | None = None) -> Iterator[None]:
         """Hold the folder's lock (a second process is refused in one line) and remove the
-        temporaries that writes killed earlier left."""
-        with hold(self.path):
-            remove_temporaries(self.path)
-            remove_temporaries(self.path / "images")
+        temporaries that writes killed earlier left. A ``shard`` holds the lock shared with the
+        other shards and its own alone, and leaves temporaries (another shard's write may be in
+        flight) to the next unsharded writer: the merge."""
+        with hold(self.path, shard=shard.name if shard is not None else None):
+            if shard is None:
+                remove_temporaries(self.path)
+                remove_temporaries(self.path / "images")
             yield
 
     def write_manifest(self, fields: dict[str, Any]) -> dict[str, Any]:
         return write_manifest(self.path, fields)
 
-    def journal(self, rank: int) -> records.Journal:
-        return records.Journal(self.path, rank)
+    def journal(self, rank: int, shard: Shard | None = None) -> records.Journal:
+        return records.Journal(self.path, rank, shard=shard.name if shard is not None else None)
+
+    def write_shard(self, shard: Shard, fields: dict[str, Any]) -> None:
+        """``journal/<shard>.json``: what the shard made and where (the merge gathers them)."""
+        import json
+
+        (self.path / "journal").mkdir(exist_ok=True)
+        atomic_write_text(self.path / "journal" / f"{shard.name}.json", json.dumps(fields, indent=1, sort_keys=True))
+
+    def shards(self) -> list[dict[str, Any]]:
+        """The records ``write_shard`` left, in shard order (a damaged one is skipped)."""
+        import json
+
+        out = []
+        for path in sorted((self.path / "journal").glob("shard-*-of-*.json")):
+            try:
+                out.append(json.loads(path.read_text()))
+            except (OSError, ValueError):
+                continue
+        return sorted(out, key=lambda r: (r.get("count", 0), r.get("index", 0)))
+
+    def shard_counts(self) -> set[int]:
+        """The shard counts N of the journals in the folder (``shard-<i>-of-<N>-...``)."""
+        import re
+
+        return {int(m[1]) for p in (self.path / "journal").glob("shard-*")
+                if (m := re.match(r"shard-\d+-of-(\d+)", p.name))}
 
     def save_image(self, image: torch.Tensor, name: str) -> str:
         """``images/<name>.png`` as the judges saw it (8-bit); its path relative to the folder."""

@@ -131,3 +131,52 @@ def differences(first: dict[str, Any], second: dict[str, Any], keys: Iterable[st
     (no limit and limit 0 are the same: the whole suite)."""
     return [f"{k}: {show(k, first.get(k))} {first_name}, {show(k, second.get(k))} {second_name}"
             for k in keys if first.get(k) != second.get(k) and not (k == "limit" and not first.get(k) and not second.get(k))]
+
+
+# -- sharding: which rows a process makes ---------------------------------------------------------
+# The grid is cut into blocks of ``batch_size`` consecutive rows (the batches an unsharded run makes);
+# shard i of N takes the blocks b with b % N == i, and under torchrun rank r of W takes every W-th
+# of its shard's blocks. A block is made as one method call either way, so every image sees the same
+# batch as in an unsharded run: a sharded run's records equal an unsharded one's to the last bit
+# (batched float arithmetic differs in the last digits between batch compositions, on a CPU too).
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` of ``count`` (0-based, as SLURM_ARRAY_TASK_ID counts ``--array=0-(N-1)``)."""
+
+    index: int
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    @property
+    def name(self) -> str:
+        """Its part of file names: ``shard-1-of-3``."""
+        return f"shard-{self.index}-of-{self.count}"
+
+
+def parse_shard(text: str, flag: str = "--shard") -> Shard:
+    """``I/N`` with 0 <= I < N, or one line saying what it should be."""
+    import re
+
+    from bench.errors import ConfigError
+
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text))
+    if not m or int(m[2]) < 1 or int(m[1]) >= int(m[2]):
+        raise ConfigError(f"{flag} '{text}' is not I/N with 0 <= I < N (shards count from 0, as SLURM array "
+                          "task ids do); e.g. --shard 0/4 ... --shard 3/4")
+    return Shard(int(m[1]), int(m[2]))
+
+
+def blocks(grid_cells: list[Cell], batch_size: int) -> list[list[Cell]]:
+    """The grid in blocks of ``batch_size`` consecutive cells (by grid index), the last one shorter."""
+    ordered = sorted(grid_cells, key=lambda c: c.index)
+    return [ordered[i:i + batch_size] for i in range(0, len(ordered), batch_size)]
+
+
+def assigned(grid_blocks: list[list[Cell]], shard: Shard | None, rank: int = 0, world: int = 1) -> list[list[Cell]]:
+    """The blocks one process makes: its shard's (all without one), then every ``world``-th of those."""
+    mine = grid_blocks if shard is None else grid_blocks[shard.index::shard.count]
+    return mine[rank::world]

@@ -1,8 +1,9 @@
 """Run records on disk: an append-only journal, merged into records.parquet and records.csv.
 
-Each rank appends finished rows to ``journal/rank-<r>.jsonl`` (written through to the
-operating system after every batch), so a crashed or killed process loses at most the batch
-in flight and a rerun skips every row already on disk. ``bench evaluate`` appends another
+Each rank appends finished rows to ``journal/rank-<r>.jsonl`` (``journal/shard-<i>-of-<n>-rank-<r>.jsonl``
+for shard i of n, ``bench run --shard``), written through to the operating system after every
+batch, so a crashed or killed process loses at most the batch in flight and a rerun skips every
+row already on disk. No two processes ever append to the same journal. ``bench evaluate`` appends another
 judge's columns to ``journal/eval-<name>.jsonl`` (one ``key`` and its columns a line).
 ``finalize`` merges all rank journals (any world size), drops duplicate keys, orders the rows
 as the grid does, joins the evaluations' columns by key and writes the tables atomically.
@@ -48,12 +49,16 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-class Journal:
-    """The append-only row log of one rank (or, with ``name``, of one evaluation)."""
+ROW_JOURNALS = ("rank-*.jsonl", "shard-*.jsonl")  # the journals that hold rows (eval-*.jsonl hold judges' columns)
 
-    def __init__(self, run_dir: Path, rank: int, name: str | None = None):
+
+class Journal:
+    """The append-only row log of one rank (of one shard, with ``shard``: its ``Shard.name``), or
+    with ``name`` of one evaluation."""
+
+    def __init__(self, run_dir: Path, rank: int, name: str | None = None, shard: str | None = None):
         self.dir = run_dir / "journal"
-        self.path = self.dir / f"{name or f'rank-{rank}'}.jsonl"
+        self.path = self.dir / f"{name or (f'{shard}-' if shard else '') + f'rank-{rank}'}.jsonl"
 
     def append(self, rows: Iterable[dict[str, Any]]) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -70,11 +75,12 @@ class Journal:
             f.write(data)
 
 
-def read_journals(run_dir: Path, pattern: str = "rank-*.jsonl") -> list[dict[str, Any]]:
-    """Every complete row of the journals matching ``pattern`` (default: every rank's); a torn
-    line (a crash mid-write) is ignored."""
+def read_journals(run_dir: Path, pattern: str | None = None) -> list[dict[str, Any]]:
+    """Every complete row of the journals matching ``pattern`` (default: every rank's and every
+    shard's); a torn line (a crash mid-write) is ignored."""
     rows: list[dict[str, Any]] = []
-    for path in sorted((run_dir / "journal").glob(pattern)):
+    paths = sorted({p for g in ([pattern] if pattern else ROW_JOURNALS) for p in (run_dir / "journal").glob(g)})
+    for path in paths:
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 rows.append(json.loads(line))

@@ -9,8 +9,11 @@ start-up costs (allocations, kernel selection, lazy loading) are not charged to 
 time goes to the manifest (``warmups``). Judges see the image as it is saved (8-bit), so
 ``bench evaluate`` on the saved PNGs gives the same verdicts.
 
-Under ``torchrun`` the grid is sharded across ranks (row i goes to rank i % world); each
-rank appends to its own journal and rank 0 merges them at the end.
+Under ``torchrun`` the grid is sharded across ranks, and with ``--shard I/N`` across independent
+processes (a SLURM job array): by whole batches of the grid, so that every image is made in the
+batch an unsharded run makes it in and the records are the same to the last bit
+(``bench.running.grid``). Each rank of each shard appends to its own journal; rank 0 merges them
+at the end, or, for shards, ``merge`` once all are done.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import socket
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable
 
@@ -32,7 +36,7 @@ from bench.running import flops
 from bench.running.flops import Units
 from bench.running.cost import Meter, MeteredGenerator, MeteredReward, measure, stopwatch
 from bench.running.folder import RunFolder, quantize
-from bench.running.grid import Cell, Grid, cells as grid_cells
+from bench.running.grid import Cell, Grid, Shard, assigned, blocks, cells as grid_cells
 from bench.running.manifest import device_name, git_commit, package_versions
 from bench.running.records import read_records, row_key
 from bench.suites import Prompt, Suite
@@ -78,10 +82,14 @@ class RunResult:
     records: Any  # pandas DataFrame, one row per (prompt, seed)
     summaries: dict[str, Any]  # evaluator name -> its summary table of the records
     main: bool = True  # this process is rank 0 (the one that reports)
+    shard_rows: int | None = None  # with --shard: the rows of the grid that are this shard's
 
 
-def run(config: RunConfig, progress: bool = True) -> RunResult:
-    """Run (or resume) ``config``; returns the merged records and the evaluators' summaries."""
+def run(config: RunConfig, progress: bool = True, shard: Shard | None = None, label: str | None = None) -> RunResult:
+    """Run (or resume) ``config``; returns the merged records and the evaluators' summaries.
+    With ``shard``, only that shard's rows are made (``bench.running.grid``: whole batches of the
+    grid), nothing is merged, and ``RunResult.records`` holds every row on disk so far; ``merge``
+    makes the tables once every shard is done. ``label`` names the run on the progress bar."""
     dist, device = parts.open_process(config.device)
     with contextlib.ExitStack() as stack:
         stack.callback(dist.close)
@@ -89,25 +97,29 @@ def run(config: RunConfig, progress: bool = True) -> RunResult:
         created = plan.folder.open(plan.identity, extend=config.extend)
         old_manifest = plan.folder.manifest() or {}
         session, artifacts = load(plan, device, created)
-        # The resume key names the setting, not the grid: --extend keeps the rows already made
-        key_identity = {**plan.setting, "model_revision": session.columns["model_revision"]}
-        if artifacts is not None:  # rows made with another checkpoint are other rows
-            key_identity["method_artifacts"] = artifacts.get("sha256")
-        keyed = [replace(c, key=row_key(key_identity, c.prompt.id, c.prompt.text, c.seed)) for c in plan.cells]
-        mine = [c for c in keyed if c.index % dist.world == dist.rank]  # this rank's shard
+        keyed = keyed_cells(plan, session.columns["model_revision"], artifacts)
+        mine = assigned(blocks(keyed, config.batch_size), shard, dist.rank, dist.world)
         done = plan.folder.done_keys()
-        todo = [c for c in mine if c.key not in done]
-        if len(todo) < len(mine):
-            log.info("resuming %s: %d of %d rows already on disk", plan.folder.path, len(mine) - len(todo), len(mine))
+        todo = [b for b in ([c for c in block if c.key not in done] for block in mine) if b]
+        total, left = sum(map(len, mine)), sum(map(len, todo))
+        if left < total:
+            log.info("resuming %s: %d of %d rows already on disk", plan.folder.path, total - left, total)
         if dist.rank == 0:  # one process writes a folder at a time (a second one is refused here)
-            stack.enter_context(plan.folder.writing())
+            stack.enter_context(plan.folder.writing(shard))
         manifest = make_manifest(plan, session, artifacts, dist.world, old_manifest)
-        if dist.rank == 0:
+        if dist.rank == 0 and (shard is None or not old_manifest):  # shards: the first one writes it
             plan.folder.write_manifest(manifest)
-        warmup = make_rows(plan, session, todo, done=len(mine) - len(todo), total=len(mine), rank=dist.rank,
-                           progress=progress)
-        # Merge every rank's journal into the tables
+        warmup = make_rows(plan, session, todo, done=total - left, total=total, rank=dist.rank,
+                           progress=progress, shard=shard, label=label)
         dist.barrier()
+        if shard is not None:  # the merge makes the tables
+            if dist.rank == 0:
+                plan.folder.write_shard(shard, {"index": shard.index, "count": shard.count, "rows": total,
+                                                "made": left, "world_size": dist.world, "host": socket.gethostname(),
+                                                "warmups": [warmup] if warmup is not None else []})
+            dist.barrier()
+            return RunResult(plan.folder.records(), {}, main=dist.rank == 0, shard_rows=total)
+        # Merge every rank's journal into the tables
         if dist.rank == 0:
             df = plan.folder.finalize(order={c.key: c.index for c in keyed})
             if len(df) != plan.grid.rows:  # a torn journal line, or rows of another grid: never "complete"
@@ -120,6 +132,55 @@ def run(config: RunConfig, progress: bool = True) -> RunResult:
         df = df if dist.rank == 0 else read_records(plan.folder.path)
         summaries = {ev.name: ev.summarize(df) for ev in session.evaluators}
         return RunResult(df, {k: v for k, v in summaries.items() if v is not None}, main=dist.rank == 0)
+
+
+def keyed_cells(plan: Plan, model_revision: str | None, artifacts: dict[str, Any] | None) -> list[Cell]:
+    """The grid's cells with their resume keys. The key names the setting, not the grid (--extend
+    keeps the rows already made), the model's revision and the method's artifacts (rows made with
+    another checkpoint are other rows)."""
+    key_identity = {**plan.setting, "model_revision": model_revision}
+    if artifacts is not None:
+        key_identity["method_artifacts"] = artifacts.get("sha256")
+    return [replace(c, key=row_key(key_identity, c.prompt.id, c.prompt.text, c.seed)) for c in plan.cells]
+
+
+def merge(config: RunConfig) -> RunResult:
+    """Merge the shards of ``config``'s run (``bench run --merge``) into its tables and mark it
+    complete, once every row of the grid is on disk; nothing is loaded or run. Which shards miss
+    rows, if any, is one line. The keys come from the manifest the shards wrote (model revision,
+    method artifacts), so a merge needs no model."""
+    plan = make_plan(config, torch.device("cpu"))
+    folder = plan.folder
+    manifest = folder.manifest()
+    if manifest is None:
+        raise ResultsError(f"'{folder.path}' holds no run to merge; make its shards first (the same command "
+                           "with --shard I/N in place of --merge)")
+    folder.open({**plan.identity, "hardware": manifest.get("identity", {}).get("hardware")})  # same run and grid
+    artifacts = manifest.get("method_artifacts")
+    keyed = keyed_cells(plan, (manifest.get("model") or {}).get("revision"), artifacts)
+    with folder.writing():  # refused while a shard is still writing
+        done = folder.done_keys()
+        missing = [c for c in keyed if c.key not in done]
+        if missing:
+            counts = folder.shard_counts()
+            if len(counts) == 1:
+                n = counts.pop()
+                shards = sorted({(c.index // config.batch_size) % n for c in missing})
+                which = (f"of shard{'s' if len(shards) > 1 else ''} {', '.join(f'{i}/{n}' for i in shards)}: rerun "
+                         f"{'them' if len(shards) > 1 else 'it'} (the same command with --shard I/N), then merge again")
+            else:
+                which = "rerun the shards that did not finish (or the same command without --shard), then merge again"
+            raise ResultsError(f"'{folder.path}' misses {len(missing)} of {plan.grid.rows} rows, {which}")
+        df = folder.finalize(order={c.key: c.index for c in keyed})
+        if len(df) != plan.grid.rows:
+            raise ResultsError(f"'{folder.path}' holds {len(df)} rows for a grid of {plan.grid.rows}; "
+                               "rerun the same command to make the missing rows")
+        shards = folder.shards()
+        warmups = [*manifest.get("warmups", []), *[w for r in shards for w in r.get("warmups", [])]]
+        folder.write_manifest({**manifest, "status": "complete", "rows": len(df), "warmups": warmups,
+                               **({"shards": [{k: v for k, v in r.items() if k != "warmups"} for r in shards]}
+                                  if shards else {})})
+    return RunResult(df, {}, main=True)
 
 
 def make_plan(config: RunConfig, device: torch.device) -> Plan:
@@ -209,22 +270,21 @@ def make_manifest(plan: Plan, session: Session, artifacts: dict[str, Any] | None
     }
 
 
-def make_rows(plan: Plan, session: Session, todo: list[Cell], done: int, total: int, rank: int,
-              progress: bool) -> dict[str, Any] | None:
-    """A warm-up batch (rows thrown away, so start-up is not charged to images), then the rows
-    ``todo`` in batches through the method into this rank's journal. The warm-up's record, if one ran."""
+def make_rows(plan: Plan, session: Session, todo: list[list[Cell]], done: int, total: int, rank: int,
+              progress: bool, shard: Shard | None = None, label: str | None = None) -> dict[str, Any] | None:
+    """A warm-up batch (rows thrown away, so start-up is not charged to images), then the batches
+    ``todo`` through the method into this rank's journal. The warm-up's record, if one ran."""
     from bench.running.progress import Progress
 
     config = plan.config
     warmup = None
     if todo and config.warmup:
         with stopwatch(session.device) as t:
-            run_batch(session, todo[:config.batch_size], record=False)
-        warmup = {"rows": len(todo[:config.batch_size]), "seconds": t[0], "rank": rank}
-    journal = plan.folder.journal(rank)
-    bar = Progress(total, done, config.method, enabled=progress and rank == 0)
-    for start in range(0, len(todo), config.batch_size):
-        batch = todo[start:start + config.batch_size]
+            run_batch(session, todo[0], record=False)
+        warmup = {"rows": len(todo[0]), "seconds": t[0], "rank": rank, **({"shard": str(shard)} if shard else {})}
+    journal = plan.folder.journal(rank, shard)
+    bar = Progress(total, done, label or config.method, enabled=progress and rank == 0)
+    for batch in todo:
         rows = run_batch(session, batch, on_progress=lambda f, n=len(batch): bar.partial(n, f))
         journal.append(rows)
         bar.update(len(batch), [r["reward"] for r in rows])
