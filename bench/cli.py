@@ -194,6 +194,77 @@ def train(
                f"{cost['nfe']} NFEs{skipped}; log in {path.parent}/log.csv and log.png/.svg/.pdf")
 
 
+@app.command()
+@cli_errors
+def sweep(
+    target: str = typer.Argument(..., metavar="NAME", help="A sweep of bench.toml ([sweeps.NAME]) or of --sweep FILE, or a sweep folder (it holds sweep.json)."),
+    sweep_file: Optional[Path] = typer.Option(None, "--sweep", metavar="FILE", help="A TOML file with [sweeps.NAME] tables (default: the --config file)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Defaults file: [run], [methods.*], [models.*] and its [sweeps.*] (default ./bench.toml)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Sweep folder (default results/sweeps/NAME)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the cells with their rows, NFEs and TFLOPs (and seconds where rows were made); run nothing."),
+    shard: Optional[str] = typer.Option(None, "--shard", metavar="I/N", help="Make shard I of N of every cell (a job array's task); --merge when all are done."),
+    merge: bool = typer.Option(False, "--merge", help="Merge every cell's finished shards, then compare; nothing is generated."),
+    slurm: bool = typer.Option(False, "--slurm", help="Write a SLURM job array for the sweep (and its merge) under FOLDER/slurm; run nothing."),
+    tasks: int = typer.Option(4, "--tasks", help="--slurm: array tasks; task i makes shard i/TASKS of every cell."),
+    partition: Optional[str] = typer.Option(None, "--partition", help="--slurm: the partition."),
+    time: Optional[str] = typer.Option(None, "--time", help="--slurm: time limit of a task, e.g. 04:00:00."),
+    gpus: int = typer.Option(0, "--gpus", help="--slurm: GPUs per task (more than 1: torchrun over them inside the task)."),
+    cpus: Optional[int] = typer.Option(None, "--cpus", help="--slurm: CPUs per task (also each task's OMP_NUM_THREADS)."),
+    mem: Optional[str] = typer.Option(None, "--mem", help="--slurm: memory per task, e.g. 64G."),
+    account: Optional[str] = typer.Option(None, "--account", help="--slurm: the account to charge."),
+    parallel: Optional[int] = typer.Option(None, "--parallel", help="--slurm: at most this many tasks at once."),
+    sbatch: List[str] = typer.Option([], "--sbatch", metavar="OPTION", help="--slurm: another #SBATCH option, e.g. --sbatch=--qos=high (repeatable)."),
+    setup: List[str] = typer.Option([], "--setup", metavar="LINE", help="--slurm: a shell line before bench runs, e.g. 'source venv/bin/activate' (repeatable)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Run a sweep: every (model, method, budget) cell of a [sweeps.NAME] table into its own run
+    folder, then one comparison of them all (table, Pareto with budget curves, report). Rerunning
+    skips finished cells and resumes a half-done one. Under torchrun every cell's rows are sharded
+    over the ranks; with --slurm it becomes a job array of --shard tasks and a --merge.
+
+    Example: bench sweep shapes-report --dry-run
+    """
+    from bench.errors import ConfigError
+    from bench.running import slurm as slurm_scripts
+    from bench.running import sweep as sweeps
+    from bench.running.grid import parse_shard
+
+    modes = [flag for flag, on in (("--dry-run", dry_run), ("--shard", shard is not None), ("--merge", merge),
+                                   ("--slurm", slurm)) if on]
+    if len(modes) > 1:
+        raise ConfigError(f"{' and '.join(modes)} do different things; give one of them")
+    part = parse_shard(shard) if shard is not None else None
+    definition, defined = sweeps.resolve(target, config, sweep_file, out)
+    say = lambda line: typer.echo(line, err=True)  # noqa: E731
+    if dry_run:
+        table = sweeps.plan(definition)
+        typer.echo(f"sweep '{definition.name}': {len(table)} cells, {int(table['rows'].sum())} images, "
+                   f"{int(table['done'].sum())} made; in {definition.path}")
+        typer.echo(table.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}"))
+        return
+    if defined:
+        sweeps.save(definition, source=str(sweep_file or config or "bench.toml"))
+    if slurm:
+        res = slurm_scripts.Resources(tasks, partition, time, gpus, cpus, mem, account, parallel, list(sbatch),
+                                      list(setup))
+        files = slurm_scripts.write(definition.path, definition.name, res)
+        typer.echo(f"{len(definition.cells)} cells in {tasks} array tasks: {files['array']}\n"
+                   f"submit: bash {files['submit']}   (the array, then the merge when every task succeeded)\n"
+                   f"a lost task: sbatch --array=I {files['array']}; then: bench sweep {definition.path} --merge")
+        return
+    if merge:
+        files = sweeps.merge(definition, say=say)
+    else:
+        files = sweeps.run(definition, shard=part, progress=not quiet, say=say)
+    if files is None:
+        if part is not None:
+            typer.echo(f"shard {part} of every cell of '{definition.name}' made; once every shard is done: "
+                       f"bench sweep {definition.path} --merge")
+        return
+    for name, path in files.items():
+        typer.echo(f"{name}: {path}")
+
+
 class Axis(str, Enum):
     seconds = "seconds"
     nfe = "nfe"

@@ -26,6 +26,7 @@ HyperNoise in a random build gets an untrained adapter of the paper's layout (``
 
 from __future__ import annotations
 
+import json
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -72,8 +73,9 @@ class LiveBytes(TorchDispatchMode):
 
 
 class GeneratorStandIn:
-    """The meta generator with free ``generate`` / ``network_output`` (shaped outputs, linked to
-    the noise for autograd); records whether the method turned on gradient checkpointing."""
+    """The meta generator with free ``generate``, ``denoise``, ``decode`` and ``network_output``
+    (shaped outputs, linked to their inputs for autograd); records whether the method turned on
+    gradient checkpointing."""
 
     def __init__(self, generator: Any, image_shape: tuple[int, ...]):
         self._generator, self._image_shape = generator, tuple(image_shape)
@@ -84,6 +86,17 @@ class GeneratorStandIn:
         self.rows = max(self.rows, z.shape[0])
         link = z.flatten(1).sum(dim=1).view(-1, *[1] * len(self._image_shape)) * 0
         return link + torch.zeros(self._image_shape, device=z.device)
+
+    def generate_checkpointed(self, z: torch.Tensor, cond: Any) -> torch.Tensor:
+        return self.generate(z, cond)
+
+    def denoise(self, x: torch.Tensor, i: int, cond: Any) -> torch.Tensor:
+        return x * 0
+
+    def decode(self, x0: torch.Tensor) -> torch.Tensor:
+        self.rows = max(self.rows, x0.shape[0])
+        link = x0.flatten(1).sum(dim=1).view(-1, *[1] * len(self._image_shape)) * 0
+        return link + torch.zeros(self._image_shape, device=x0.device)
 
     def network_output(self, z: torch.Tensor, cond: Any) -> torch.Tensor:
         return z * 0
@@ -167,24 +180,32 @@ def step(generator: Any, reward: Any, prompts: list[str], backward: bool) -> Non
             torch.autograd.grad(score.sum(), z)
 
 
+_IMAGE_SHAPES: dict[str, Any] = {}  # (model, options, dtype) -> the shape of one generated image
+
+
 def estimate(method: str, settings: dict[str, Any], model: str, model_options: dict[str, Any], reward: str,
-             prompt: str, dtype: str = "float32", batch: int = 1) -> Estimate:
+             prompt: str, dtype: str = "float32", batch: int = 1, memory: bool = True) -> Estimate:
     """``method``'s cost per image with ``batch`` rows of ``prompt`` on meta builds of ``model``
-    and ``reward`` (see the module docstring)."""
+    and ``reward`` (see the module docstring). ``memory`` False: counts and model FLOPs only (the
+    units cached as a run caches them; no recomputation, no memory: hardware_tflops = tflops and
+    peak_gb = weights_gb), a fraction of the time (`bench sweep --dry-run`)."""
     from bench.loading import builds
     from methods.base import Job, load_method
 
     runner, settings = load_method(method, settings, model=model)
     generator, scorer = flops.meta_models(model, model_options, reward, dtype)
     generator.check_prompts([prompt])
-    units = flops.count(generator, scorer, prompt)
+    units = flops.count(generator, scorer, prompt) if memory else flops.units_for(model, model_options, reward, prompt, dtype)
     weights = _bytes([*generator.modules(), scorer])
     with builds.weights("random", "meta"), LiveBytes() as added:
         runner.prepare(generator)
     weights += added.live
     # 1. Counts: the method's own code on stand-ins
-    with flops.MetaScalars():
-        image_shape = generator.generate(generator.noise([0]), generator.encode([prompt])).shape[1:]
+    shape_key = json.dumps([model, model_options, dtype], sort_keys=True, default=str)
+    if shape_key not in _IMAGE_SHAPES:  # a whole meta sampling loop: seconds for a multi-step model
+        with flops.MetaScalars():
+            _IMAGE_SHAPES[shape_key] = generator.generate(generator.noise([0]), generator.encode([prompt])).shape[1:]
+    image_shape = _IMAGE_SHAPES[shape_key]
     stand_in = GeneratorStandIn(generator, image_shape)
     meter = Meter()
     job = Job(MeteredGenerator(stand_in, meter), MeteredReward(RewardStandIn(scorer), meter), [prompt] * batch,
@@ -199,6 +220,11 @@ def estimate(method: str, settings: dict[str, Any], model: str, model_options: d
     if stand_in.checkpointing:
         generator.enable_gradient_checkpointing()
     recompute = 0.0
+    if not memory:
+        setting = {"model": model, "method": method, "settings": settings, "reward": reward, "dtype": dtype,
+                   "batch": batch}
+        return Estimate(setting, counts, units, parts, model_tflops, model_tflops, parameters(generator, scorer),
+                        weights / 1e9, weights / 1e9, stand_in.checkpointing)
     if stand_in.checkpointing and backward:
         images_fn = lambda: generator.generate(generator.noise([0]).requires_grad_(True), generator.encode([prompt]))  # noqa: E731
         with flops.MetaScalars():

@@ -100,8 +100,11 @@ def run(config: RunConfig, progress: bool = True, shard: Shard | None = None, la
         keyed = keyed_cells(plan, session.columns["model_revision"], artifacts)
         mine = assigned(blocks(keyed, config.batch_size), shard, dist.rank, dist.world)
         done = plan.folder.done_keys()
-        todo = [b for b in ([c for c in block if c.key not in done] for block in mine) if b]
-        total, left = sum(map(len, mine)), sum(map(len, todo))
+        # A batch a kill tore (some of its rows written) is made again whole, so that its missing rows
+        # see the batch they would have seen; only they are written. --extend makes the new rows alone.
+        missing = [[c for c in block if c.key not in done] for block in mine]
+        todo = [m if config.extend else block for block, m in zip(mine, missing) if m]
+        total, left = sum(map(len, mine)), sum(map(len, missing))
         if left < total:
             log.info("resuming %s: %d of %d rows already on disk", plan.folder.path, total - left, total)
         if dist.rank == 0:  # one process writes a folder at a time (a second one is refused here)
@@ -109,8 +112,8 @@ def run(config: RunConfig, progress: bool = True, shard: Shard | None = None, la
         manifest = make_manifest(plan, session, artifacts, dist.world, old_manifest)
         if dist.rank == 0 and (shard is None or not old_manifest):  # shards: the first one writes it
             plan.folder.write_manifest(manifest)
-        warmup = make_rows(plan, session, todo, done=total - left, total=total, rank=dist.rank,
-                           progress=progress, shard=shard, label=label)
+        warmup = make_rows(plan, session, todo, done, total=total, rank=dist.rank, progress=progress, shard=shard,
+                           label=label)
         dist.barrier()
         if shard is not None:  # the merge makes the tables
             if dist.rank == 0:
@@ -144,6 +147,14 @@ def keyed_cells(plan: Plan, model_revision: str | None, artifacts: dict[str, Any
     return [replace(c, key=row_key(key_identity, c.prompt.id, c.prompt.text, c.seed)) for c in plan.cells]
 
 
+class MissingRows(ResultsError):
+    """A merge found rows of the grid missing; ``shards``: the shards they belong to, where known."""
+
+    def __init__(self, message: str, shards: list[Shard] | None):
+        super().__init__(message)
+        self.shards = shards
+
+
 def merge(config: RunConfig) -> RunResult:
     """Merge the shards of ``config``'s run (``bench run --merge``) into its tables and mark it
     complete, once every row of the grid is on disk; nothing is loaded or run. Which shards miss
@@ -163,14 +174,15 @@ def merge(config: RunConfig) -> RunResult:
         missing = [c for c in keyed if c.key not in done]
         if missing:
             counts = folder.shard_counts()
+            shards = None
             if len(counts) == 1:
                 n = counts.pop()
-                shards = sorted({(c.index // config.batch_size) % n for c in missing})
-                which = (f"of shard{'s' if len(shards) > 1 else ''} {', '.join(f'{i}/{n}' for i in shards)}: rerun "
+                shards = [Shard(i, n) for i in sorted({(c.index // config.batch_size) % n for c in missing})]
+                which = (f"of shard{'s' if len(shards) > 1 else ''} {', '.join(map(str, shards))}: rerun "
                          f"{'them' if len(shards) > 1 else 'it'} (the same command with --shard I/N), then merge again")
             else:
                 which = "rerun the shards that did not finish (or the same command without --shard), then merge again"
-            raise ResultsError(f"'{folder.path}' misses {len(missing)} of {plan.grid.rows} rows, {which}")
+            raise MissingRows(f"'{folder.path}' misses {len(missing)} of {plan.grid.rows} rows, {which}", shards)
         df = folder.finalize(order={c.key: c.index for c in keyed})
         if len(df) != plan.grid.rows:
             raise ResultsError(f"'{folder.path}' holds {len(df)} rows for a grid of {plan.grid.rows}; "
@@ -270,10 +282,11 @@ def make_manifest(plan: Plan, session: Session, artifacts: dict[str, Any] | None
     }
 
 
-def make_rows(plan: Plan, session: Session, todo: list[list[Cell]], done: int, total: int, rank: int,
+def make_rows(plan: Plan, session: Session, todo: list[list[Cell]], done: set[str], total: int, rank: int,
               progress: bool, shard: Shard | None = None, label: str | None = None) -> dict[str, Any] | None:
     """A warm-up batch (rows thrown away, so start-up is not charged to images), then the batches
-    ``todo`` through the method into this rank's journal. The warm-up's record, if one ran."""
+    ``todo`` through the method into this rank's journal, the rows whose keys are not ``done``
+    (``total``: this process's rows in all). The warm-up's record, if one ran."""
     from bench.running.progress import Progress
 
     config = plan.config
@@ -283,11 +296,14 @@ def make_rows(plan: Plan, session: Session, todo: list[list[Cell]], done: int, t
             run_batch(session, todo[0], record=False)
         warmup = {"rows": len(todo[0]), "seconds": t[0], "rank": rank, **({"shard": str(shard)} if shard else {})}
     journal = plan.folder.journal(rank, shard)
-    bar = Progress(total, done, label or config.method, enabled=progress and rank == 0)
+    left = sum(c.key not in done for batch in todo for c in batch)
+    bar = Progress(total, total - left, label or config.method, enabled=progress and rank == 0)
     for batch in todo:
-        rows = run_batch(session, batch, on_progress=lambda f, n=len(batch): bar.partial(n, f))
+        new = [c for c in batch if c.key not in done]
+        rows = [r for r in run_batch(session, batch, on_progress=lambda f, n=len(new): bar.partial(n, f))
+                if r["key"] not in done]
         journal.append(rows)
-        bar.update(len(batch), [r["reward"] for r in rows])
+        bar.update(len(rows), [r["reward"] for r in rows])
     bar.close()
     return warmup
 
