@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["Comparison", "Run", "Training", "compare", "load_run", "run", "train"]
+__all__ = ["Comparison", "Run", "Sweep", "Training", "compare", "load_run", "run", "sweep", "train"]
 
 
 def __getattr__(name: str) -> Any:

@@ -9,6 +9,8 @@
     c.table[["setting", "reward", "overall", "d_overall"]]
     bench.load_run(r.path).records                        # a finished run folder, read back
     t = bench.train(method="hypernoise", steps=100)       # [train.hypernoise] of bench.toml, then these
+    s = bench.sweep("shapes-report", limit=1, seeds=[0], out="results/smoke")   # [sweeps.shapes-report]
+    s.runs["shapes/reno-iterations=10"].records, s.comparison  # every cell's run; the comparison's files
 
 Each function takes the command's options as keyword arguments, with the same defaults and the
 same bench.toml (``config``: a path, a dict holding the TOML's tables, or None for ./bench.toml when
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from bench.analysis.compare import Comparison
 from bench.running.train import Config
@@ -123,3 +125,43 @@ def compare(runs: Sequence[Run | str | Path], out: str | Path | None = None, *, 
     if out is not None:
         write(comp, paths, Path(out), report=report, published=published, per_task=grid)
     return comp
+
+
+@dataclass
+class Sweep:
+    """A sweep made (or one shard of it): its folder, every cell's run folder, the comparison's files."""
+
+    path: Path
+    cells: dict[str, Path]  # cell name ("shapes/best-of-n-n=16") -> its run folder
+    comparison: dict[str, Path] = field(default_factory=dict)  # file name -> path; empty for a shard
+
+    @property
+    def runs(self) -> dict[str, Run]:
+        """Every cell's finished run, read back (a shard's cells are not finished: refused)."""
+        return {name: load_run(path) for name, path in self.cells.items()}
+
+
+def sweep(name: str | Path, *, sweep_file: str | Path | None = None, out: str | Path | None = None,
+          limit: int | None = None, seeds: str | Sequence[int] | None = None, shard: str | None = None,
+          merge: bool = False, config: str | Path | None = None, progress: bool = False,
+          say: Callable[[str], None] | None = None) -> Sweep:
+    """Run (or resume) a sweep as `bench sweep` does: ``name`` is a [sweeps.NAME] table of
+    ``sweep_file`` or of bench.toml (``config``), or a sweep folder; ``limit``/``seeds`` put every
+    cell on a smaller grid; ``shard="I/N"`` makes shard I of every cell, ``merge=True`` merges the
+    shards and compares. ``say`` hears one line per cell (made, skipped, merged)."""
+    from bench.errors import ConfigError
+    from bench.running import sweep as sweeps
+    from bench.running.grid import parse_shard
+
+    if shard is not None and merge:
+        raise ConfigError("--shard makes one shard and --merge merges finished ones; give one or the other")
+    part = parse_shard(shard) if shard is not None else None
+    seeds = ",".join(map(str, seeds)) if isinstance(seeds, (list, tuple, range)) else seeds
+    definition, defined = sweeps.resolve(str(name), Path(config) if config is not None else None,
+                                         Path(sweep_file) if sweep_file is not None else None,
+                                         Path(out) if out is not None else None, {"limit": limit, "seeds": seeds})
+    if defined:
+        sweeps.save(definition, source=str(sweep_file or config or "bench.toml"))
+    say = say or (lambda line: None)
+    files = sweeps.merge(definition, say=say) if merge else sweeps.run(definition, shard=part, progress=progress, say=say)
+    return Sweep(definition.path, {c.name: definition.cell_dir(c) for c in definition.cells}, files or {})

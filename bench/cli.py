@@ -201,6 +201,8 @@ def sweep(
     sweep_file: Optional[Path] = typer.Option(None, "--sweep", metavar="FILE", help="A TOML file with [sweeps.NAME] tables (default: the --config file)."),
     config: Optional[Path] = typer.Option(None, "--config", help="Defaults file: [run], [methods.*], [models.*] and its [sweeps.*] (default ./bench.toml)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Sweep folder (default results/sweeps/NAME)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Every cell on the first N prompts of each task (a smoke test before the real sweep: give it its own --out)."),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="Every cell on these seeds instead, e.g. 0 or 0-3."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the cells with their rows, NFEs and TFLOPs (and seconds where rows were made); run nothing."),
     shard: Optional[str] = typer.Option(None, "--shard", metavar="I/N", help="Make shard I of N of every cell (a job array's task); --merge when all are done."),
     merge: bool = typer.Option(False, "--merge", help="Merge every cell's finished shards, then compare; nothing is generated."),
@@ -224,27 +226,25 @@ def sweep(
 
     Example: bench sweep shapes-report --dry-run
     """
+    from bench.api import sweep as run_sweep
     from bench.errors import ConfigError
     from bench.running import slurm as slurm_scripts
     from bench.running import sweep as sweeps
-    from bench.running.grid import parse_shard
 
     modes = [flag for flag, on in (("--dry-run", dry_run), ("--shard", shard is not None), ("--merge", merge),
                                    ("--slurm", slurm)) if on]
     if len(modes) > 1:
         raise ConfigError(f"{' and '.join(modes)} do different things; give one of them")
-    part = parse_shard(shard) if shard is not None else None
-    definition, defined = sweeps.resolve(target, config, sweep_file, out)
-    say = lambda line: typer.echo(line, err=True)  # noqa: E731
-    if dry_run:
-        table = sweeps.plan(definition)
-        typer.echo(f"sweep '{definition.name}': {len(table)} cells, {int(table['rows'].sum())} images, "
-                   f"{int(table['done'].sum())} made; in {definition.path}")
-        typer.echo(table.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}"))
-        return
-    if defined:
-        sweeps.save(definition, source=str(sweep_file or config or "bench.toml"))
-    if slurm:
+    if dry_run or slurm:  # nothing runs
+        definition, defined = sweeps.resolve(target, config, sweep_file, out, {"limit": limit, "seeds": seeds})
+        if dry_run:
+            table = sweeps.plan(definition)
+            typer.echo(f"sweep '{definition.name}': {len(table)} cells, {int(table['rows'].sum())} images, "
+                       f"{int(table['done'].sum())} made; in {definition.path}")
+            typer.echo(table.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}"))
+            return
+        if defined:
+            sweeps.save(definition, source=str(sweep_file or config or "bench.toml"))
         res = slurm_scripts.Resources(tasks, partition, time, gpus, cpus, mem, account, parallel, list(sbatch),
                                       list(setup))
         files = slurm_scripts.write(definition.path, definition.name, res)
@@ -252,16 +252,13 @@ def sweep(
                    f"submit: bash {files['submit']}   (the array, then the merge when every task succeeded)\n"
                    f"a lost task: sbatch --array=I {files['array']}; then: bench sweep {definition.path} --merge")
         return
-    if merge:
-        files = sweeps.merge(definition, say=say)
-    else:
-        files = sweeps.run(definition, shard=part, progress=not quiet, say=say)
-    if files is None:
-        if part is not None:
-            typer.echo(f"shard {part} of every cell of '{definition.name}' made; once every shard is done: "
-                       f"bench sweep {definition.path} --merge")
+    made = run_sweep(target, sweep_file=sweep_file, out=out, limit=limit, seeds=seeds, shard=shard, merge=merge,
+                     config=config, progress=not quiet, say=lambda line: typer.echo(line, err=True))
+    if shard is not None:
+        typer.echo(f"shard {shard} of every cell made in {made.path}; once every shard is done: "
+                   f"bench sweep {made.path} --merge")
         return
-    for name, path in files.items():
+    for name, path in made.comparison.items():
         typer.echo(f"{name}: {path}")
 
 

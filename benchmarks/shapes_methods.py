@@ -13,8 +13,8 @@ overall score from base -- the two move together unless the method hacks the rew
 HyperNoise uses the checkpoint shipped for the shapes model (skipped if there is none), or
 ``--checkpoint``.
 The same numbers come from `bench run --method M --seeds 0-3 --out DIR` for each method; the run
-folders are named as benchmarks/shapes_report.sh names them (base, best-of-n-16, reno-10, ...), so
-after that script this one only reads its runs.
+folders are named as `bench sweep shapes-report` names its cells (shapes/base, shapes/best-of-n-n=16,
+shapes/reno-iterations=10, ...), so after benchmarks/shapes_report.sh this one only reads its runs.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def main() -> None:
             settings = {"checkpoint": args.checkpoint} if args.checkpoint else {}
         label = method + "".join(f" {k}={v if k != 'checkpoint' else Path(v).parent.name}"
                                  for k, v in settings.items())
-        folder = method + "".join(f"-{v}" for k, v in settings.items() if k != "checkpoint")  # shapes_report.sh's names
+        folder = "shapes/" + method + "".join(f"-{k}={v}" for k, v in settings.items() if k != "checkpoint")  # the sweep's
         if args.suite != "shapes-geneval" or args.limit or args.checkpoint:
             folder = f"{args.suite}-{args.limit or 'all'}-{folder}" + (f"-{Path(args.checkpoint).parent.name}" if args.checkpoint else "")
         cfg = RunConfig(method=method, model="shapes", reward="shapes-clip", suite=args.suite,

@@ -206,6 +206,8 @@ REWRITES = [
     Rewrite(("run",), "--suite", local_suite, None, "geneval -> geneval:../shared/suites/geneval/evaluation_metadata.jsonl (no download)"),
     Rewrite(("run",), "--limit", "1", "1", "the first prompt of each task (6 of shapes-geneval's 288)"),
     Rewrite(("run",), "--seeds", None, "0", "seed 0 where the README gives none (bench.toml's 0-3)"),
+    Rewrite(("sweep",), "--limit", "1", "1", "every cell of a sweep on the first prompt of each task"),
+    Rewrite(("sweep",), "--seeds", "0", "0", "every cell of a sweep on seed 0"),
     Rewrite(("train",), "--steps", "2", "2", "two optimisation steps (1,000 or the trainer's 500)"),
     Rewrite(("train",), "--batch-size", "2", "2", "two images a step (32)"),
 ]
@@ -447,6 +449,22 @@ def check_outputs(cmd: Command, args: list[str], output: str, work: Path) -> Non
     sub = args[0] if args else None
     if sub is None or HELP & set(args):  # `bench`, `bench -h`, `bench run -h`: the help
         assert "Usage" in output, output
+    elif sub == "run" and "--shard" in args:  # one shard: its journal, no tables until --merge
+        folder = run_folder(args, work)
+        assert json.loads((folder / "manifest.json").read_text())["status"] == "running"
+        assert not (folder / "records.csv").exists() and "--merge in place of --shard" in output
+    elif sub == "sweep":
+        name = leading(args)[0]
+        folder = work / (option(args, "--out", "-o") or f"results/sweeps/{name}")
+        if "--dry-run" in args:
+            assert f"sweep '{name}'" in output and not folder.exists(), output
+        elif "--slurm" in args:
+            for script in ("array.sbatch", "merge.sbatch", "submit.sh"):
+                assert (folder / "slurm" / script).is_file(), f"{folder}/slurm/{script} is missing"
+        else:
+            assert (folder / "sweep.json").is_file()
+            for name in files_named(cmd.comment) or ["table.csv"]:
+                assert (folder / "compare" / name).is_file(), f"README.md:{cmd.line} names {name}, which {folder}/compare lacks"
     elif sub == "run":
         folder = run_folder(args, work)
         for name in ("records.parquet", "records.csv", "manifest.json"):  # README, Records

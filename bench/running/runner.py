@@ -164,8 +164,8 @@ def merge(config: RunConfig) -> RunResult:
     folder = plan.folder
     manifest = folder.manifest()
     if manifest is None:
-        raise ResultsError(f"'{folder.path}' holds no run to merge; make its shards first (the same command "
-                           "with --shard I/N in place of --merge)")
+        raise MissingRows(f"'{folder.path}' holds no run to merge; make its shards first (the same command "
+                          "with --shard I/N in place of --merge)", None)
     folder.open({**plan.identity, "hardware": manifest.get("identity", {}).get("hardware")})  # same run and grid
     artifacts = manifest.get("method_artifacts")
     keyed = keyed_cells(plan, (manifest.get("model") or {}).get("revision"), artifacts)

@@ -54,6 +54,7 @@ SWEEP_FILE = "sweep.json"
 RESERVED = {"method", "models", "model_options"}  # an entry's keys that are not method settings
 SWEEP_RUN_KEYS = RUN_KEYS - {"method", "model", "out"}
 COMPARE_KEYS = {"x", "published", "quality", "baseline", "grid", "report"}
+AXES = ("seconds", "nfe", "tflops")  # bench compare --x
 
 
 @dataclass(frozen=True)
@@ -114,15 +115,18 @@ def _name_value(value: Any) -> str:
     return re.sub(r"[^A-Za-z0-9.+_-]", "_", str(text)) or "_"
 
 
-def define(name: str, table: dict[str, Any], toml: dict[str, Any], where: str, out: Path | None) -> Sweep:
-    """The sweep ``name`` of ``table`` as cells, each config built as `bench run` builds it; every
-    cell checked before anything runs (its method, settings, suite, grid: one line when wrong)."""
+def define(name: str, table: dict[str, Any], toml: dict[str, Any], where: str, out: Path | None,
+           overrides: dict[str, Any] | None = None) -> Sweep:
+    """The sweep ``name`` of ``table`` as cells, each config built as `bench run` builds it (with
+    ``overrides``, [run] keys that win over the sweep's: --limit, --seeds); every cell checked
+    before anything runs (its method, settings, suite, grid: one line when wrong)."""
     where = f"{where} [sweeps.{name}]"
     unknown = sorted(set(table) - SWEEP_RUN_KEYS - {"models", "methods", "compare"})
     if unknown:
         raise ConfigError(f"{where}: unknown key '{unknown[0]}'; a sweep takes models, methods, compare and the "
                           f"[run] keys {', '.join(sorted(SWEEP_RUN_KEYS))}")
-    run_keys = {k: v for k, v in table.items() if k in SWEEP_RUN_KEYS}
+    run_keys = {**{k: v for k, v in table.items() if k in SWEEP_RUN_KEYS},
+                **{k: v for k, v in (overrides or {}).items() if v is not None}}
     default_model = toml.get("run", {}).get("model", RunConfig.model) if isinstance(toml.get("run"), dict) else RunConfig.model
     models = table.get("models", [default_model])
     if isinstance(models, str):
@@ -132,10 +136,18 @@ def define(name: str, table: dict[str, Any], toml: dict[str, Any], where: str, o
     entries = table.get("methods")
     if not isinstance(entries, dict) or not entries or not all(isinstance(v, dict) for v in entries.values()):
         raise ConfigError(f"{where}: methods must be a table of entries, e.g. [sweeps.{name}.methods] "
-                          "best-of-n = {{ n = [4, 16] }}")
+                          "best-of-n = { n = [4, 16] }")
     compare = table.get("compare", {})
     if not isinstance(compare, dict) or set(compare) - COMPARE_KEYS:
         raise ConfigError(f"{where}: compare takes {', '.join(sorted(COMPARE_KEYS))} (bench compare's options)")
+    axes = compare.get("x", "seconds")
+    if not all(a in AXES for a in (axes if isinstance(axes, list) else [axes])) or axes == []:
+        raise ConfigError(f"{where}: compare.x must be one of {', '.join(AXES)} or a list of them, got {axes!r}")
+    kinds = {"published": str, "quality": str, "baseline": str, "grid": int, "report": bool}
+    wrong = [k for k, kind in kinds.items() if k in compare and not isinstance(compare[k], kind)]
+    if wrong:
+        kind = {int: "an integer", bool: "true or false", str: "a string"}[kinds[wrong[0]]]
+        raise ConfigError(f"{where}: compare.{wrong[0]} must be {kind}, got {compare[wrong[0]]!r}")
     path = Path(out) if out is not None else Path("results") / "sweeps" / name
     cells: list[Cell] = []
     for model in models:
@@ -228,16 +240,20 @@ def load(path: Path) -> Sweep:
                            "by its name (bench sweep NAME --out FOLDER)") from None
 
 
-def resolve(target: str, config: Path | None, sweep_file: Path | None, out: Path | None) -> tuple[Sweep, bool]:
+def resolve(target: str, config: Path | None, sweep_file: Path | None, out: Path | None,
+            overrides: dict[str, Any] | None = None) -> tuple[Sweep, bool]:
     """``target``: a sweep folder (holding sweep.json) or a sweep's name. The sweep, and whether it
     came from a definition (to be saved) rather than a folder."""
     folder = Path(target)
     if sweep_file is None and (folder / SWEEP_FILE).exists():
         if out is not None and Path(out).resolve() != folder.resolve():
             raise ConfigError(f"'{target}' is a sweep folder; --out only names the folder of a sweep given by name")
+        if any(v is not None for v in (overrides or {}).values()):
+            raise ConfigError(f"'{target}' is a sweep folder, whose cells are fixed; --limit and --seeds go with a "
+                              "sweep given by name")
         return load(folder), False
     table, toml, where = sweep_table(target, config, sweep_file)
-    return define(target, table, toml, where, out), True
+    return define(target, table, toml, where, out, overrides), True
 
 
 # -- running ----------------------------------------------------------------------------------------
@@ -300,7 +316,6 @@ def merge(sweep: Sweep, say: Callable[[str], None] = lambda line: None) -> dict[
         except MissingRows as e:
             unfinished.append(cell.name)
             shards.update(e.shards or [])
-            say(f"{cell.name}: {e}")
     if unfinished:
         cells = f"{len(unfinished)} of {len(sweep.cells)} cells ({unfinished[0]}{', ...' if len(unfinished) > 1 else ''})"
         if shards:
@@ -309,7 +324,8 @@ def merge(sweep: Sweep, say: Callable[[str], None] = lambda line: None) -> dict[
             fix = (f"shard {which} did not finish: rerun it (bench sweep {sweep.path} --shard I/N, or sbatch "
                    f"--array={ids} {sweep.path / 'slurm' / 'array.sbatch'}), then merge again")
         else:
-            fix = f"their shards did not finish: rerun them (or bench sweep {sweep.path}), then merge again"
+            fix = (f"their shards have not run or did not finish: run them (the array, or bench sweep {sweep.path} "
+                   "--shard I/N for each I), then merge again")
         raise ResultsError(f"{cells} miss rows; {fix}")
     return compare(sweep)
 
@@ -348,9 +364,13 @@ def plan(sweep: Sweep) -> Any:
         config = cell.config
         p = make_plan(config, torch.device("cpu"))
         per_image = _estimate(config, p.prompts[0].text, estimates)
-        done, seconds = 0, math.nan
+        done, seconds, note = 0, math.nan, ""
         folder = sweep.cell_dir(cell)
-        if (folder / "journal").is_dir() or (folder / "records.parquet").exists():
+        before = (_state(sweep, cell).get("identity") or {})
+        if before and {k: v for k, v in before.items() if k != "hardware"} != \
+                {k: v for k, v in p.identity.items() if k != "hardware"}:
+            note = "the folder holds another run"
+        elif (folder / "journal").is_dir() or (folder / "records.parquet").exists():
             df = read_records(folder)
             done = len(df)
             if done and "seconds" in df:
@@ -359,7 +379,7 @@ def plan(sweep: Sweep) -> Any:
         rows.append({"cell": cell.name, "rows": total, "done": done,
                      "nfe / image": per_image.get("nfe", math.nan), "tflops / image": per_image.get("tflops", math.nan),
                      "nfe": per_image.get("nfe", math.nan) * total, "tflops": per_image.get("tflops", math.nan) * total,
-                     "s / image": seconds, "s left": seconds * (total - done)})
+                     "s / image": seconds, "s left": seconds * (total - done), "note": note})
     return pd.DataFrame(rows)
 
 

@@ -108,6 +108,8 @@ def test_a_sweep_is_every_model_entry_and_grid_point(tmp_path: Path):
      "two cells share the folder 'shapes/a_b'"),
     ("[sweeps.s]\nmethods = { base = { method = 'nope' } }\n", "cell shapes/base: unknown method 'nope'"),
     ("[sweeps.s]\nmodels = []\nmethods = { base = {} }\n", "models must be a list"),
+    ("[sweeps.s]\ncompare = { x = 'flops' }\nmethods = { base = {} }\n", "compare.x must be one of seconds, nfe, tflops"),
+    ("[sweeps.s]\ncompare = { grid = 'all' }\nmethods = { base = {} }\n", "compare.grid must be an integer"),
     ("[sweeps.other]\nmethods = { base = {} }\n", "no sweep 's' in"),
 ])
 def test_a_bad_sweep_is_one_line_before_anything_runs(tmp_path: Path, body: str, says: str):
@@ -270,3 +272,16 @@ def test_a_slurm_array_with_a_task_killed_and_rerun_equals_one_process(reference
     same_records(reference, here / "s")
     assert pd.read_csv(here / "s/compare/table.csv")["setting"].tolist() == \
         pd.read_csv(reference / "compare/table.csv")["setting"].tolist()
+
+
+def test_the_python_api_makes_a_sweep_in_shards_and_merges_it(tmp_path: Path, monkeypatch):
+    import bench as api
+
+    monkeypatch.chdir(project(tmp_path))
+    for i in range(2):
+        made = api.sweep("study", sweep_file="sweeps.toml", out="s", seeds=[0], shard=f"{i}/2")  # 6 rows a cell
+        assert made.comparison == {} and list(made.cells) == CELLS
+    with pytest.raises(BenchError, match="is a sweep folder, whose cells are fixed"):
+        api.sweep("s", seeds=[1])
+    merged = api.sweep("s", merge=True)  # from the folder's sweep.json
+    assert "table.csv" in merged.comparison and len(merged.runs["shapes/reno-iterations=2"].records) == 6
