@@ -150,7 +150,7 @@ def sweep(name: str | Path, *, sweep_file: str | Path | None = None, out: str | 
     cell on a smaller grid; ``shard="I/N"`` makes shard I of every cell, ``merge=True`` merges the
     shards and compares. ``say`` hears one line per cell (made, skipped, merged)."""
     from bench.errors import ConfigError
-    from bench.running import sweep as sweeps
+    from bench.sweeps import sweep as sweeps
     from bench.running.grid import parse_shard
 
     if shard is not None and merge:

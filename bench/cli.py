@@ -228,8 +228,8 @@ def sweep(
     """
     from bench.api import sweep as run_sweep
     from bench.errors import ConfigError
-    from bench.running import slurm as slurm_scripts
-    from bench.running import sweep as sweeps
+    from bench.sweeps import slurm as slurm_scripts
+    from bench.sweeps import sweep as sweeps
 
     modes = [flag for flag, on in (("--dry-run", dry_run), ("--shard", shard is not None), ("--merge", merge),
                                    ("--slurm", slurm)) if on]

@@ -45,6 +45,7 @@ def test_no_method_is_named_in_the_analysis_or_report_code(name):
     ("analysis", ("bench.report", "bench.cli", "bench.api")),  # analysis computes, reports present
     ("running", ("bench.analysis", "bench.report", "bench.interop", "bench.cli", "bench.api")),
     ("loading", ("bench.running", "bench.analysis", "bench.report")),
+    ("sweeps", ("bench.cli", "bench.api")),  # above running and the comparison, below the API
     ("suites", ("bench.running", "bench.evaluators", "bench.generators", "methods", "rewards")),
     ("shapes", ("bench.running", "bench.analysis", "bench.report", "methods")),
 ])

@@ -71,7 +71,7 @@ def project(tmp_path: Path) -> Path:
 
 # -- the definition ---------------------------------------------------------------------------------
 def define(tmp_path: Path, body: str, name: str = "s"):
-    from bench.running import sweep as sweeps
+    from bench.sweeps import sweep as sweeps
 
     path = tmp_path / "sweeps.toml"
     path.write_text(textwrap.dedent(body))

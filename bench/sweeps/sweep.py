@@ -27,7 +27,7 @@ submission changes nothing that is running. Execution (README "Scale out"):
 - torchrun (one node or several): every cell's rows are sharded over the ranks, by whole batches,
   as `bench run` shards them (not whole cells per rank: cells differ in cost a hundredfold, ReNO-50
   against base, so ranks would wait on the dearest; a cell's batches cost alike);
-- ``--shard I/N`` (a SLURM array task, ``bench.running.slurm``): shard I of every cell; ``--merge``
+- ``--shard I/N`` (a SLURM array task, ``bench.sweeps.slurm``): shard I of every cell; ``--merge``
   merges every cell's shards once all are done. Either ends with the comparison of every cell.
 """
 
@@ -333,15 +333,20 @@ def merge(sweep: Sweep, say: Callable[[str], None] = lambda line: None) -> dict[
 def compare(sweep: Sweep) -> dict[str, Path]:
     """The comparison of every cell into ``<sweep>/compare`` (and ``compare-<x>`` for each further
     axis of ``compare.x``); the files written."""
-    from bench.api import compare as compare_runs
+    from bench.analysis.compare import comparison
+    from bench.report.comparison import write
 
     options = dict(sweep.compare)
     axes = options.pop("x", "seconds")
     axes = axes if isinstance(axes, list) else [axes]
+    report = {k: options.pop(k) for k in ("report", "published", "grid") if k in options}
+    paths = [sweep.cell_dir(c) for c in sweep.cells]
     files: dict[str, Path] = {}
     for i, x in enumerate(axes):
         out = sweep.path / ("compare" if i == 0 else f"compare-{x}")
-        comp = compare_runs([sweep.cell_dir(c) for c in sweep.cells], out, x=x, **options)
+        comp = comparison(paths, options.get("baseline"), x, options.get("quality", "auto"))
+        comp = write(comp, paths, out, report=report.get("report", True), published=report.get("published", "auto"),
+              per_task=report.get("grid", 4))
         files.update({(name if i == 0 else f"{name} ({x})"): path for name, path in comp.files.items()})
     return files
 
