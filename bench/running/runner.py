@@ -110,7 +110,8 @@ def run(config: RunConfig, progress: bool = True, shard: Shard | None = None, la
         if dist.rank == 0:  # one process writes a folder at a time (a second one is refused here)
             stack.enter_context(plan.folder.writing(shard))
         manifest = make_manifest(plan, session, artifacts, dist.world, old_manifest)
-        if dist.rank == 0 and (shard is None or not old_manifest):  # shards: the first one writes it
+        # Shards: the first one writes it (or the first after --extend grew the grid)
+        if dist.rank == 0 and (shard is None or old_manifest.get("identity") != plan.identity):
             plan.folder.write_manifest(manifest)
         warmup = make_rows(plan, session, todo, done, total=total, rank=dist.rank, progress=progress, shard=shard,
                            label=label)
@@ -166,7 +167,8 @@ def merge(config: RunConfig) -> RunResult:
     if manifest is None:
         raise MissingRows(f"'{folder.path}' holds no run to merge; make its shards first (the same command "
                           "with --shard I/N in place of --merge)", None)
-    folder.open({**plan.identity, "hardware": manifest.get("identity", {}).get("hardware")})  # same run and grid
+    folder.open({**plan.identity, "hardware": manifest.get("identity", {}).get("hardware")},  # same run and grid
+                extend=config.extend)
     artifacts = manifest.get("method_artifacts")
     keyed = keyed_cells(plan, (manifest.get("model") or {}).get("revision"), artifacts)
     with folder.writing():  # refused while a shard is still writing
