@@ -264,15 +264,33 @@ def _state(sweep: Sweep, cell: Cell) -> dict[str, Any]:
     return read_manifest(sweep.cell_dir(cell)) or {}
 
 
+def _other_run(manifest: dict[str, Any], cell: Cell) -> bool:
+    """The cell's folder holds a run of another setting or grid than the cell's (hardware aside)."""
+    import torch
+
+    from bench.running.runner import make_plan
+
+    if not manifest.get("identity"):
+        return False
+
+    def plain(identity: dict[str, Any]) -> str:
+        return json.dumps({k: v for k, v in identity.items() if k != "hardware"}, sort_keys=True, default=str)
+
+    return plain(manifest["identity"]) != plain(make_plan(cell.config, torch.device("cpu")).identity)
+
+
 def complete(sweep: Sweep, cell: Cell) -> bool:
-    """The cell's run is finished (its manifest says so and the records are there)."""
+    """The cell's run is finished (its manifest says so, the records are there, and it is this cell's
+    run: anything else is left to the runner, which refuses it in one line)."""
     manifest = _state(sweep, cell)
-    return manifest.get("status") == "complete" and (sweep.cell_dir(cell) / "records.parquet").exists()
+    return (manifest.get("status") == "complete" and (sweep.cell_dir(cell) / "records.parquet").exists()
+            and not _other_run(manifest, cell))
 
 
 def shard_done(sweep: Sweep, cell: Cell, shard: Shard) -> bool:
     """This shard of the cell was made to its end (its record is in the cell's journal folder)."""
-    return (sweep.cell_dir(cell) / "journal" / f"{shard.name}.json").exists()
+    return ((sweep.cell_dir(cell) / "journal" / f"{shard.name}.json").exists()
+            and not _other_run(_state(sweep, cell), cell))
 
 
 def run(sweep: Sweep, shard: Shard | None = None, progress: bool = True,
@@ -371,9 +389,7 @@ def plan(sweep: Sweep) -> Any:
         per_image = _estimate(config, p.prompts[0].text, estimates)
         done, seconds, note = 0, math.nan, ""
         folder = sweep.cell_dir(cell)
-        before = (_state(sweep, cell).get("identity") or {})
-        if before and {k: v for k, v in before.items() if k != "hardware"} != \
-                {k: v for k, v in p.identity.items() if k != "hardware"}:
+        if _other_run(_state(sweep, cell), cell):
             note = "the folder holds another run"
         elif (folder / "journal").is_dir() or (folder / "records.parquet").exists():
             df = read_records(folder)

@@ -285,3 +285,13 @@ def test_the_python_api_makes_a_sweep_in_shards_and_merges_it(tmp_path: Path, mo
         api.sweep("s", seeds=[1])
     merged = api.sweep("s", merge=True)  # from the folder's sweep.json
     assert "table.csv" in merged.comparison and len(merged.runs["shapes/reno-iterations=2"].records) == 6
+
+
+def test_a_finished_cell_folder_holding_another_run_is_refused_not_skipped(tmp_path: Path, monkeypatch):
+    import bench as api
+
+    monkeypatch.chdir(project(tmp_path))
+    api.run("base", limit=1, seeds=[0], save_images=False, out="s/shapes/base")  # another grid, finished
+    r = CliRunner().invoke(app, ["sweep", "study", "--sweep", "sweeps.toml", "--out", "s", "-q"])
+    assert r.exit_code == 2 and "holds another grid" in r.output.splitlines()[-1], r.output
+    assert "done, skipped" not in r.output
